@@ -1,0 +1,33 @@
+# Two commands set everything up on a fresh machine: `make lab` and `make test`.
+# Both create .venv with Python 3.11 or newer and install the toolkit into it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LAB_PORT ?= 8888
+
+.PHONY: lab test install lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# JupyterLab on 127.0.0.1 only, opened on the notebooks folder.
+lab: $(STAMP)
+	$(BIN)/python -m toolkit.lab --port $(LAB_PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check toolkit tests
+	$(BIN)/mypy
+
+# The whole suite: lint and types, unit and integration tests, and every notebook under nbval.
+test: $(STAMP) lint
+	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ EXIT_USAGE = 2
 
 # Commands that live beside the code they drive. Each module has add_parser(subparsers),
 # which sets a ``run`` default taking the parsed arguments and returning the exit code.
-_COMMAND_MODULES = ("toolkit.sandbox.cli",)
+_COMMAND_MODULES = ("toolkit.probe_cli", "toolkit.sandbox.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from typing import Any
 
 from toolkit.findings import Finding, Severity
 from toolkit.probe.results import ProbeResult, Reason
-from toolkit.settings import Protocol, Security
+from toolkit.settings import IMPLICIT_TLS_PORTS, STARTTLS_PORTS, Protocol, Security
 
 # Reasons after which the session itself worked in that mode: only the certificate is wrong.
 _CERTIFICATE_REASONS = {
@@ -90,10 +90,16 @@ def port_verdict(
         )
         wanted = current_tick
     elif ticked:
-        sentence = f"Port {port} speaks implicit TLS: tick TLS."
+        sentence = (
+            f"Port {port} speaks implicit TLS: tick TLS, or untick it and use port "
+            f"{STARTTLS_PORTS[endpoint.protocol]} (STARTTLS)."
+        )
         wanted = True
     elif unticked:
-        sentence = f"Port {port} speaks STARTTLS: untick TLS."
+        sentence = (
+            f"Port {port} speaks STARTTLS: untick TLS, or keep it ticked and use port "
+            f"{IMPLICIT_TLS_PORTS[endpoint.protocol]} (implicit TLS)."
+        )
         wanted = False
     else:
         sentence = _nothing_works(port, implicit, starttls)

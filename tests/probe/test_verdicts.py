@@ -28,7 +28,8 @@ def test_starttls_port_with_tick_on() -> None:
     )
     assert verdict.works_ticked is False
     assert verdict.works_unticked is True
-    assert verdict.sentence.startswith("Port 587 speaks STARTTLS: untick TLS.")
+    assert verdict.sentence.startswith("Port 587 speaks STARTTLS: untick TLS, or keep it ticked")
+    assert "use port 465" in verdict.sentence
     assert verdict.change == "Untick TLS."
     assert ids(verdict.findings)[0] == "tls-tick-wrong-for-port"
 
@@ -40,6 +41,7 @@ def test_implicit_port_with_tick_off() -> None:
         current_tick=False,
     )
     assert "speaks implicit TLS: tick TLS" in verdict.sentence
+    assert "use port 143" in verdict.sentence
     assert verdict.change == "Tick TLS."
 
 

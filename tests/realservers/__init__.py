@@ -22,11 +22,15 @@ import pytest
 import trustme
 
 HOST = "127.0.0.1"
+# A second loopback address that Dovecot also listens on. A client on 127.0.0.1 that
+# connects to it is not "secured" in Dovecot's eyes, so it sees LOGINDISABLED before
+# STARTTLS, as a remote client would.
+REMOTE_LOOKING_HOST = "127.0.0.2"
 DOMAIN = "sandbox.test"
 SERVER_NAME = "mail.sandbox.test"
 
 # Names that the server certificate covers, so clients may use any of them.
-CERTIFICATE_NAMES = (HOST, "localhost", SERVER_NAME)
+CERTIFICATE_NAMES = (HOST, REMOTE_LOOKING_HOST, "localhost", SERVER_NAME)
 
 # make test sets this to 1 when it could install the packages as root. A missing
 # binary or a failed start is then a test error, so CI cannot pass by skipping.

@@ -25,6 +25,7 @@ from types import MappingProxyType, TracebackType
 from . import (
     DOMAIN,
     HOST,
+    REMOTE_LOOKING_HOST,
     START_TIMEOUT_SECONDS,
     ServerStartError,
     TlsFiles,
@@ -60,7 +61,7 @@ base_dir = {run_dir}
 state_dir = {state_dir}
 instance_name = {instance_name}
 protocols = imap lmtp
-listen = {host}
+listen = {host}, {remote_looking_host}
 log_path = {log_file}
 auth_verbose = yes
 
@@ -117,11 +118,11 @@ service imap-login {{
   # The listener names "imap" and "imaps" replace Dovecot's built-in listeners on
   # ports 143 and 993.
   inet_listener imap {{
-    address = {host}
+    address = {host}, {remote_looking_host}
     port = {starttls_port}
   }}
   inet_listener imaps {{
-    address = {host}
+    address = {host}, {remote_looking_host}
     port = {tls_port}
     ssl = yes
   }}
@@ -395,6 +396,7 @@ class DovecotInstance:
                 state_dir=self.state_dir,
                 instance_name=f"maildiag-{starttls_port}",
                 host=HOST,
+                remote_looking_host=REMOTE_LOOKING_HOST,
                 log_file=self.log_file,
                 cert_file=self.tls.cert_file,
                 key_file=self.tls.key_file,

@@ -127,12 +127,17 @@ class SettingsForm:
         # Text, not IntText: a typed "abc" must reach build_settings to be reported.
         self._port = self._text("Port", "993")
         self._tls = ipywidgets.Checkbox(
-            value=True, description=TLS_LABEL, indent=True, style=_DESCRIPTION_STYLE,
+            value=True,
+            description=TLS_LABEL,
+            indent=True,
+            style=_DESCRIPTION_STYLE,
             layout=_INPUT_LAYOUT,
         )
         self._auth = ipywidgets.Dropdown(
-            options=[("Basic (password or app password)", AuthType.BASIC),
-                     ("OAuth2", AuthType.OAUTH2)],
+            options=[
+                ("Basic (password or app password)", AuthType.BASIC),
+                ("OAuth2", AuthType.OAUTH2),
+            ],
             value=AuthType.BASIC,
             description="Authentication",
             style=_DESCRIPTION_STYLE,
@@ -154,35 +159,46 @@ class SettingsForm:
         self._ca_file = self._text("CA file", "Optional: path of a PEM file with the server's CA")
         self._result = ipywidgets.HTML()
 
-        self._password_row = ipywidgets.VBox([
-            self._password_input,
-            ipywidgets.HBox(
-                [self._password_status, self._forget_button], layout=_PASSWORD_STATUS_LAYOUT
-            ),
-        ])
-        self.widget = ipywidgets.VBox([
-            self._preset,
-            self._protocol,
-            self._name,
-            self._host,
-            self._port,
-            self._tls,
-            self._auth,
-            self._user,
-            self._storage_folder,
-            self._password_row,
-            self._ca_file,
-            ipywidgets.HTML("<b>Findings</b>"),
-            self._result,
-        ])
+        self._password_row = ipywidgets.VBox(
+            [
+                self._password_input,
+                ipywidgets.HBox(
+                    [self._password_status, self._forget_button], layout=_PASSWORD_STATUS_LAYOUT
+                ),
+            ]
+        )
+        self.widget = ipywidgets.VBox(
+            [
+                self._preset,
+                self._protocol,
+                self._name,
+                self._host,
+                self._port,
+                self._tls,
+                self._auth,
+                self._user,
+                self._storage_folder,
+                self._password_row,
+                self._ca_file,
+                ipywidgets.HTML("<b>Findings</b>"),
+                self._result,
+            ]
+        )
 
         self._preset.observe(self._on_preset_change, names="value")
         self._protocol.observe(self._on_protocol_change, names="value")
         self._auth.observe(self._on_auth_change, names="value")
         self._password_input.observe(self._on_password_typed, names="value")
         self._forget_button.on_click(self._on_forget_click)
-        for widget in (self._name, self._host, self._port, self._tls, self._user,
-                       self._storage_folder, self._ca_file):
+        for widget in (
+            self._name,
+            self._host,
+            self._port,
+            self._tls,
+            self._user,
+            self._storage_folder,
+            self._ca_file,
+        ):
             widget.observe(self._on_input_change, names="value")
 
         self._show_password_state()
@@ -273,14 +289,39 @@ class SettingsForm:
             if tls is not None:
                 self._tls.value = bool(tls)
             text_values = {
-                "name": name, "host": host, "port": port, "user": user,
-                "storage_folder": storage_folder, "ca_file": ca_file,
+                "name": name,
+                "host": host,
+                "port": port,
+                "user": user,
+                "storage_folder": storage_folder,
+                "ca_file": ca_file,
             }
             for field_name, value in text_values.items():
                 if value is not None:
                     self.inputs[field_name].value = str(value)
             if password is not None:
                 self._keep_password(password)
+
+    def load(self, settings: ServerSettings) -> None:
+        """Fill every field from an entry, such as one read from a settings file.
+
+        The entry's provider selects the preset, and its password, if it carries
+        one, is kept in the kernel as with a typed password.
+        """
+        preset = settings.provider if settings.provider in providers() else CUSTOM_PRESET
+        self.set_values(
+            preset=preset,
+            name=settings.name,
+            protocol=settings.protocol,
+            host=settings.host,
+            port=settings.port,
+            tls=settings.tls,
+            auth=settings.auth,
+            user=settings.user,
+            storage_folder=settings.storage_folder or "",
+            password=settings.password,
+            ca_file=str(settings.ca_file) if settings.ca_file else "",
+        )
 
     def on_change(self, callback: Callable[[SettingsForm], None]) -> None:
         """Call `callback` with the form each time its findings or field errors are recomputed."""
@@ -321,7 +362,8 @@ class SettingsForm:
         # build_settings reports an empty required field as missing; empty optional ones go.
         required = ("name", "protocol", "host", "port", "tls", "auth", "user")
         return {
-            key: value for key, value in raw.items()
+            key: value
+            for key, value in raw.items()
             if key in required or (isinstance(value, str) and value.strip())
         }
 
@@ -339,7 +381,8 @@ class SettingsForm:
             self._result.value = findings_styler(self._findings).to_html()
         logger.debug(
             "Settings form rechecked: %d findings, %d field errors",
-            len(self._findings), len(self._errors),
+            len(self._findings),
+            len(self._errors),
         )
         for callback in self._callbacks:
             callback(self)

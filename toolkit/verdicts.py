@@ -163,6 +163,12 @@ def _nothing_works(port: int, implicit: ProbeResult | None, starttls: ProbeResul
             f"Port {port} does not answer: a firewall may drop the connection, or the host "
             "is wrong."
         )
+    if reasons <= {Reason.GREETING_TIMEOUT, Reason.TLS_HANDSHAKE_TIMEOUT, Reason.READ_TIMEOUT}:
+        return (
+            f"Port {port} accepts connections but sends nothing in either mode: the server "
+            "is hung, or something between passes the connection and drops the data. Try "
+            "again later, or ask the server's administrator."
+        )
     if Reason.DNS_FAILED in reasons:
         return "The host name does not resolve: check it for typing errors."
     if Reason.SERVICE_UNAVAILABLE in reasons:

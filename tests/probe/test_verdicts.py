@@ -110,3 +110,12 @@ def test_plaintext_after_go_ahead_finding() -> None:
                starttls_offered=True, plaintext_after_starttls=True),
     ])
     assert ids(findings) == ["plaintext-after-starttls"]
+
+
+def test_silent_port_verdict() -> None:
+    verdict = port_verdict(
+        result(Protocol.IMAP, Security.IMPLICIT_TLS, Reason.TLS_HANDSHAKE_TIMEOUT),
+        result(Protocol.IMAP, Security.STARTTLS, Reason.GREETING_TIMEOUT),
+    )
+    assert "accepts connections but sends nothing" in verdict.sentence
+    assert ids(verdict.findings) == ["port-unusable"]

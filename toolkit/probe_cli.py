@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from toolkit.findings import has_errors
 from toolkit.probe.matrix import probe_many
 from toolkit.probe.results import Endpoint, ProbeResult, Reason, Timeouts
+from toolkit.probe.versions import VersionSupport, tls_versions
 from toolkit.settings import (
     IMPLICIT_TLS_PORTS,
     STARTTLS_PORTS,
@@ -22,7 +24,7 @@ from toolkit.settings import (
     parse_port,
     parse_protocol,
 )
-from toolkit.verdicts import PortVerdict, port_verdict
+from toolkit.verdicts import PortVerdict, mode_works, port_verdict, version_findings
 
 _MODES = {
     "tls": (Security.IMPLICIT_TLS,),
@@ -71,6 +73,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="S",
         help="time limit in seconds for each stage (connect, greeting, handshake, read); default 5",
     )
+    parser.add_argument(
+        "--tls-versions",
+        action="store_true",
+        help="also probe TLS 1.0, 1.1, 1.2 and 1.3 one by one on each "
+        "implicit-TLS or STARTTLS port (one more connection per version)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(run=run_probe)
 
@@ -111,6 +119,9 @@ def run_probe(args: argparse.Namespace) -> int:
     results = probe_many(endpoints, timeouts)
     current_tick = None if args.tick is None else args.tick == "on"
     verdicts = [_verdict_for(port, results, current_tick) for port in ports]
+    versions: dict[int, list[VersionSupport]] = {}
+    if args.tls_versions:
+        verdicts = [_with_versions(verdict, results, timeouts, versions) for verdict in verdicts]
 
     if args.json:
         print(
@@ -118,12 +129,23 @@ def run_probe(args: argparse.Namespace) -> int:
                 {
                     "probes": [result.to_dict() for result in results],
                     "verdicts": [verdict.to_dict() for verdict in verdicts],
+                    "tls_versions": {
+                        str(port): [
+                            {
+                                "version": item.version,
+                                "accepted": item.accepted,
+                                "reason": item.reason.value,
+                            }
+                            for item in support
+                        ]
+                        for port, support in versions.items()
+                    },
                 },
                 indent=2,
             )
         )
     else:
-        print(format_report(results, verdicts))
+        print(format_report(results, verdicts, versions))
     findings = [finding for verdict in verdicts for finding in verdict.findings]
     return 1 if has_errors(findings) else 0
 
@@ -160,6 +182,24 @@ def _parse_target(args: argparse.Namespace) -> tuple[Protocol, str, list[int]]:
     return protocol, parsed.host, list(dict.fromkeys(ports))
 
 
+def _with_versions(
+    verdict: PortVerdict,
+    results: Sequence[ProbeResult],
+    timeouts: Timeouts,
+    versions: dict[int, list[VersionSupport]],
+) -> PortVerdict:
+    """Probe each TLS version in the mode that works on the port and add the findings."""
+    working = [
+        result for result in results if result.endpoint.port == verdict.port and mode_works(result)
+    ]
+    if not working:
+        return verdict
+    support = tls_versions(working[0].endpoint, timeouts)
+    versions[verdict.port] = support
+    extra = version_findings(support, f"{verdict.host}:{verdict.port}")
+    return dataclasses.replace(verdict, findings=(*verdict.findings, *extra))
+
+
 def _verdict_for(port: int, results: Sequence[ProbeResult], tick: bool | None) -> PortVerdict:
     on_port = [result for result in results if result.endpoint.port == port]
     implicit = next((r for r in on_port if r.endpoint.security is Security.IMPLICIT_TLS), None)
@@ -167,7 +207,11 @@ def _verdict_for(port: int, results: Sequence[ProbeResult], tick: bool | None) -
     return port_verdict(implicit, starttls, current_tick=tick)
 
 
-def format_report(results: Sequence[ProbeResult], verdicts: Sequence[PortVerdict]) -> str:
+def format_report(
+    results: Sequence[ProbeResult],
+    verdicts: Sequence[PortVerdict],
+    versions: dict[int, list[VersionSupport]] | None = None,
+) -> str:
     """Format probes and verdicts as text: the verdict first, then each probe's details."""
     lines: list[str] = []
     for verdict in verdicts:
@@ -178,6 +222,12 @@ def format_report(results: Sequence[ProbeResult], verdicts: Sequence[PortVerdict
         for result in results:
             if result.endpoint.port == verdict.port:
                 lines += _probe_lines(result)
+        support = (versions or {}).get(verdict.port)
+        if support:
+            accepted = ", ".join(
+                f"{item.version} {'yes' if item.accepted else 'no'}" for item in support
+            )
+            lines.append(f"  - TLS versions accepted: {accepted}")
         for finding in verdict.findings:
             lines.append(f"  [{finding.severity.value}] {finding.id}: {finding.message}")
             lines.append(f"      fix: {finding.fix}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from toolkit.findings import Finding, Severity
 from toolkit.probe.results import ProbeResult, Reason
+from toolkit.probe.versions import VersionSupport
 from toolkit.settings import IMPLICIT_TLS_PORTS, STARTTLS_PORTS, Protocol, Security
 
 # Reasons after which the session itself worked in that mode: only the certificate is wrong.
@@ -357,3 +358,22 @@ def security_findings(results: Sequence[ProbeResult], server: str = "") -> list[
                 )
             )
     return findings
+
+
+def version_findings(
+    support: Sequence[VersionSupport], where: str, server: str = ""
+) -> list[Finding]:
+    """Return a warning when the server still accepts TLS 1.0 or 1.1 (deprecated by RFC 8996)."""
+    old = [item.version for item in support if item.accepted and item.deprecated]
+    if not old:
+        return []
+    return [
+        Finding(
+            "old-tls-accepted",
+            Severity.WARNING,
+            "server",
+            f"{where} still accepts {' and '.join(old)}, which RFC 8996 deprecates.",
+            "Ask the server's administrator to accept TLS 1.2 and 1.3 only.",
+            server,
+        )
+    ]

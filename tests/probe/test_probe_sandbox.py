@@ -211,3 +211,35 @@ def test_cli_probe_text_names_change(sandbox: Sandbox) -> None:
     assert completed.returncode == 1
     assert "Change: Tick TLS." in completed.stdout
     assert "tls-tick-wrong-for-port" in completed.stdout
+
+
+def test_cli_tls_versions_on_sandbox(sandbox: Sandbox) -> None:
+    port = sandbox.endpoint("imap-tls").port
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "probe",
+            "127.0.0.1",
+            "--protocol",
+            "imap",
+            "--port",
+            str(port),
+            "--ca-file",
+            str(sandbox.ca_file),
+            "--tls-versions",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    support = {
+        item["version"]: item["accepted"]
+        for item in json.loads(completed.stdout)["tls_versions"][str(port)]
+    }
+    assert support["TLS 1.2"] is True
+    assert support["TLS 1.3"] is True
+    assert support["TLS 1.0"] is False

@@ -15,7 +15,9 @@ import trustme
 
 from tests.probe.scripted import read_line, scripted_server, wait_for_close
 from toolkit.probe import Endpoint, Reason, Timeouts, probe
+from toolkit.probe.versions import tls_versions
 from toolkit.settings import Protocol, Security
+from toolkit.verdicts import version_findings
 
 FAST = Timeouts(connect=2, greeting=1, handshake=2, read=2)
 
@@ -297,6 +299,38 @@ def test_result_json_has_documented_keys(tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     listener.close()
     data = probe(imap(port, Security.IMPLICIT_TLS), FAST).to_dict()
-    for key in ("host", "port", "protocol", "security", "ok", "reason", "tls_version",
-                "certificate", "capabilities_before", "capabilities_after"):
+    for key in (
+        "host",
+        "port",
+        "protocol",
+        "security",
+        "ok",
+        "reason",
+        "tls_version",
+        "certificate",
+        "capabilities_before",
+        "capabilities_after",
+    ):
         assert key in data
+
+
+def test_tls_versions_lists_old_ones(ca: trustme.CA, ca_file: str) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    def behaviour(connection: socket.socket) -> None:
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.sendall(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+            wait_for_close(tls, 3)
+
+    with scripted_server(behaviour) as port:
+        support = tls_versions(imap(port, Security.IMPLICIT_TLS, ca_file), FAST)
+    accepted = {item.version: item.accepted for item in support}
+    assert accepted == {"TLS 1.0": True, "TLS 1.1": True, "TLS 1.2": True, "TLS 1.3": True}
+    findings = version_findings(support, f"127.0.0.1:{port}")
+    assert [finding.id for finding in findings] == ["old-tls-accepted"]
+    assert "TLS 1.0 and TLS 1.1" in findings[0].message

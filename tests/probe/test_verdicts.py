@@ -12,8 +12,9 @@ from toolkit.verdicts import port_verdict, security_findings
 def result(protocol: Protocol, security: Security, reason: Reason, **fields: Any) -> ProbeResult:
     port = 587 if protocol is Protocol.SMTP else 143
     endpoint = Endpoint("mail.example.test", port, protocol, security)
-    return ProbeResult(endpoint=endpoint, reason=reason, connected=True, stage="done",
-                       timings={}, **fields)
+    return ProbeResult(
+        endpoint=endpoint, reason=reason, connected=True, stage="done", timings={}, **fields
+    )
 
 
 def ids(findings: Any) -> list[str]:
@@ -58,10 +59,15 @@ def test_right_tick_needs_no_change() -> None:
 def test_auth_only_after_starttls_is_not_password_problem() -> None:
     verdict = port_verdict(
         result(Protocol.SMTP, Security.IMPLICIT_TLS, Reason.TLS_ON_PLAIN_PORT),
-        result(Protocol.SMTP, Security.STARTTLS, Reason.OK,
-               capabilities_before=("PIPELINING", "STARTTLS"),
-               capabilities_after=("PIPELINING", "AUTH PLAIN LOGIN"),
-               auth_after=("PLAIN", "LOGIN"), starttls_offered=True),
+        result(
+            Protocol.SMTP,
+            Security.STARTTLS,
+            Reason.OK,
+            capabilities_before=("PIPELINING", "STARTTLS"),
+            capabilities_after=("PIPELINING", "AUTH PLAIN LOGIN"),
+            auth_after=("PLAIN", "LOGIN"),
+            starttls_offered=True,
+        ),
     )
     assert "AUTH PLAIN LOGIN after it" in verdict.sentence
     assert "not a password problem" in verdict.sentence
@@ -87,28 +93,51 @@ def test_untrusted_certificate_mode_still_works() -> None:
 
 
 def test_plain_login_allowed_gives_security_findings() -> None:
-    findings = security_findings([
-        result(Protocol.IMAP, Security.STARTTLS, Reason.OK,
-               capabilities_before=("IMAP4rev1", "STARTTLS", "AUTH=PLAIN"),
-               auth_before=("PLAIN",), login_disabled_before=False, starttls_offered=True),
-    ])
+    findings = security_findings(
+        [
+            result(
+                Protocol.IMAP,
+                Security.STARTTLS,
+                Reason.OK,
+                capabilities_before=("IMAP4rev1", "STARTTLS", "AUTH=PLAIN"),
+                auth_before=("PLAIN",),
+                login_disabled_before=False,
+                starttls_offered=True,
+            ),
+        ]
+    )
     assert ids(findings) == ["starttls-not-required", "auth-before-tls", "no-logindisabled"]
 
 
 def test_logindisabled_gives_no_security_findings() -> None:
-    findings = security_findings([
-        result(Protocol.IMAP, Security.STARTTLS, Reason.OK,
-               capabilities_before=("IMAP4rev1", "STARTTLS", "LOGINDISABLED"),
-               login_disabled_before=True, starttls_offered=True),
-    ])
+    findings = security_findings(
+        [
+            result(
+                Protocol.IMAP,
+                Security.STARTTLS,
+                Reason.OK,
+                capabilities_before=("IMAP4rev1", "STARTTLS", "LOGINDISABLED"),
+                login_disabled_before=True,
+                starttls_offered=True,
+            ),
+        ]
+    )
     assert findings == []
 
 
 def test_plaintext_after_go_ahead_finding() -> None:
-    findings = security_findings([
-        result(Protocol.SMTP, Security.STARTTLS, Reason.OK, capabilities_before=("STARTTLS",),
-               starttls_offered=True, plaintext_after_starttls=True),
-    ])
+    findings = security_findings(
+        [
+            result(
+                Protocol.SMTP,
+                Security.STARTTLS,
+                Reason.OK,
+                capabilities_before=("STARTTLS",),
+                starttls_offered=True,
+                plaintext_after_starttls=True,
+            ),
+        ]
+    )
     assert ids(findings) == ["plaintext-after-starttls"]
 
 

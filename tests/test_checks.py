@@ -386,3 +386,10 @@ def test_findings_never_contain_password() -> None:
     for finding in check_file([settings]):
         assert CANARY not in repr(finding)
         assert CANARY not in repr(finding.to_dict())
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_loopback_stand_in_skips_recommendation(host: str) -> None:
+    findings = check_server(entry(GMAIL_SMTP, host=host, port=10587, provider="gmail"))
+    assert not with_id(findings, "not-recommended-host")
+    assert not with_id(findings, "not-recommended-port")

@@ -8,6 +8,7 @@ stable ids (listed in `FINDING_IDS`).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -278,7 +279,9 @@ def _check_provider(settings: ServerSettings, provider: Provider) -> list[Findin
             )
 
     recommendation = provider.recommended.get(settings.protocol)
-    if recommendation is not None:
+    # A loopback host is a local stand-in (a sandbox or a tunnel), so the provider's
+    # host and port do not apply to it.
+    if recommendation is not None and not _is_loopback(settings.host):
         findings += _check_recommendation(settings, provider, recommendation)
 
     if provider.user_is_address and not _ADDRESS.match(settings.user):
@@ -357,6 +360,15 @@ def _check_recommendation(
             )
         )
     return findings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _auth_words(auth: AuthType) -> str:

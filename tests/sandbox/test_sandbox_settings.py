@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.checks import check_file
+from toolkit.findings import has_errors
 from toolkit.sandbox import Sandbox
 from toolkit.settings import AuthType, Protocol
 from toolkit.settings_file import load_settings, resolve_secrets
@@ -23,7 +25,12 @@ def test_settings_cover_users_and_behaviours(sandbox: Sandbox) -> None:
     assert (dana.protocol, dana.port, dana.tls) == (
         Protocol.IMAP, sandbox.endpoint("imap-tls").port, True)
     assert dana.ca_file == sandbox.ca_file
-    assert dana.provider == "dovecot"
+    # Only providers with recommendations are named, so maildiag check has nothing to flag.
+    assert dana.provider is None
+    assert dana.storage_folder == "Support"
+    assert entries["gina-gmail-imap"].provider == "gmail"
+    assert entries["alice-m365-imap"].provider == "microsoft365"
+    assert entries["chris-courier-imap"].storage_folder == "INBOX.Support"
     smtp = entries["dana-dovecot-smtp"]
     assert (smtp.port, smtp.tls) == (sandbox.endpoint("smtp-starttls").port, False)
     expired = entries["imap-expired-certificate"]
@@ -82,3 +89,11 @@ def test_settings_need_a_running_sandbox() -> None:
         stopped.settings()
     with pytest.raises(SandboxError, match="not running"):
         stopped.write_settings()
+
+
+def test_sandbox_settings_pass_check(sandbox: Sandbox) -> None:
+    environment = sandbox.environment()
+    servers = [resolve_secrets(server, environment) for server in sandbox.settings()]
+    findings = check_file(servers)
+    assert not has_errors(findings)
+    assert {finding.id for finding in findings} <= {"non-standard-port", "storage-folder-nested"}

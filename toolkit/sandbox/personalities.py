@@ -169,6 +169,8 @@ GMAIL = Profile(
         Folder("[Gmail]/Spam", "Junk"),
         Folder("[Gmail]/Starred", "Flagged"),
         Folder("[Gmail]/Trash", "Trash"),
+        # A user label, shown as a top-level folder: the storage folder of the sandbox entries.
+        Folder("Support"),
     ),
     basic_auth=BasicAuth.APP_PASSWORD,
     oauth=True,
@@ -197,6 +199,7 @@ MICROSOFT365 = Profile(
         Folder("Drafts", "Drafts"),
         Folder("Junk Email", "Junk"),
         Folder("Sent Items", "Sent"),
+        Folder("Support"),
     ),
     # Once Exchange Online has retired basic authentication, IMAP and SMTP AUTH
     # accept only OAuth2 tokens.

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from toolkit.providers import providers
 from toolkit.sandbox.authority import (
     IMAP_SCOPE,
     SANDBOX_PUBLIC_CLIENT_ID,
@@ -100,9 +101,13 @@ def _user_entry(user: SandboxUser, endpoint: Endpoint, name: str, ca_file: Path,
         "auth": "oauth2" if oauth_only else "basic",
         "user": user.address,
         "ca_file": str(ca_file),
-        "provider": user.personality.value,
         "password_env": password_env(user),
     }
+    # Only Gmail and Microsoft 365 have provider recommendations to check against.
+    if user.personality.value in providers():
+        raw["provider"] = user.personality.value
+    if endpoint.protocol is Protocol.IMAP:
+        raw["storage_folder"] = storage_folder(user)
     if oauth_only:
         raw["token_env"] = f"MAILDIAG_SANDBOX_TOKEN_{env_key(user.address)}"
         if authority is not None:
@@ -113,6 +118,15 @@ def _user_entry(user: SandboxUser, endpoint: Endpoint, name: str, ca_file: Path,
                 "scopes": list(OAUTH_SCOPES[endpoint.protocol]),
             }
     return build_settings(raw, source="sandbox")
+
+
+def storage_folder(user: SandboxUser) -> str:
+    """Return the user's top-level folder for fetched mail: Support, or INBOX.Support on Courier."""
+    names = [folder.name for folder in user.profile.folders]
+    for candidate in ("Support", "INBOX.Support"):
+        if candidate in names:
+            return candidate
+    return "INBOX"
 
 
 def _entry_name(user: SandboxUser, taken: set[str]) -> str:

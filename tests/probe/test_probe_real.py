@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.cli_run import PROBE_JSON_KEYS, maildiag
 from tests.realservers import REMOTE_LOOKING_HOST
 from tests.realservers.dovecot import DovecotServer
 from tests.realservers.postfix import PostfixServer
@@ -130,28 +129,20 @@ def test_implicit_tls_on_smtp_starttls_port(postfix: PostfixServer) -> None:
 
 @pytest.mark.postfix
 def test_cli_probe_json_on_starttls_port(postfix: PostfixServer) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "probe",
-            postfix.host,
-            "--protocol",
-            "smtp",
-            "--port",
-            str(postfix.smtp_starttls_port),
-            "--mode",
-            "both",
-            "--ca-file",
-            str(postfix.ca_file),
-            "--timeout",
-            "3",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    completed = maildiag(
+        "probe",
+        postfix.host,
+        "--protocol",
+        "smtp",
+        "--port",
+        str(postfix.smtp_starttls_port),
+        "--mode",
+        "both",
+        "--ca-file",
+        str(postfix.ca_file),
+        "--timeout",
+        "3",
+        "--json",
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
@@ -159,16 +150,5 @@ def test_cli_probe_json_on_starttls_port(postfix: PostfixServer) -> None:
     assert reasons == {"implicit-tls": "tls-on-plain-port", "starttls": "ok"}
     (verdict,) = report["verdicts"]
     assert "speaks STARTTLS" in verdict["sentence"]
-    for key in (
-        "host",
-        "port",
-        "protocol",
-        "security",
-        "ok",
-        "reason",
-        "tls_version",
-        "certificate",
-        "capabilities_before",
-        "capabilities_after",
-    ):
+    for key in PROBE_JSON_KEYS:
         assert key in report["probes"][0]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.cli_run import maildiag
 from toolkit.probe import Endpoint, Reason, Timeouts, probe
 from toolkit.sandbox import Sandbox
 from toolkit.settings import Protocol, Security
@@ -156,26 +155,18 @@ def test_no_starttls_verdict(sandbox: Sandbox) -> None:
 
 def test_cli_probe_starttls_port(sandbox: Sandbox) -> None:
     port = sandbox.endpoint("smtp-starttls").port
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "probe",
-            "127.0.0.1",
-            "--protocol",
-            "smtp",
-            "--port",
-            str(port),
-            "--mode",
-            "both",
-            "--ca-file",
-            str(sandbox.ca_file),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    completed = maildiag(
+        "probe",
+        "127.0.0.1",
+        "--protocol",
+        "smtp",
+        "--port",
+        str(port),
+        "--mode",
+        "both",
+        "--ca-file",
+        str(sandbox.ca_file),
+        "--json",
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
@@ -186,27 +177,19 @@ def test_cli_probe_starttls_port(sandbox: Sandbox) -> None:
 
 def test_cli_probe_text_names_change(sandbox: Sandbox) -> None:
     port = sandbox.endpoint("imap-tls").port
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "probe",
-            "127.0.0.1",
-            "--protocol",
-            "imap",
-            "--port",
-            str(port),
-            "--tick",
-            "off",
-            "--ca-file",
-            str(sandbox.ca_file),
-            "--timeout",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    completed = maildiag(
+        "probe",
+        "127.0.0.1",
+        "--protocol",
+        "imap",
+        "--port",
+        str(port),
+        "--tick",
+        "off",
+        "--ca-file",
+        str(sandbox.ca_file),
+        "--timeout",
+        "2",
     )
     assert completed.returncode == 1
     assert "Change: Tick TLS." in completed.stdout
@@ -215,25 +198,17 @@ def test_cli_probe_text_names_change(sandbox: Sandbox) -> None:
 
 def test_cli_tls_versions_on_sandbox(sandbox: Sandbox) -> None:
     port = sandbox.endpoint("imap-tls").port
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "probe",
-            "127.0.0.1",
-            "--protocol",
-            "imap",
-            "--port",
-            str(port),
-            "--ca-file",
-            str(sandbox.ca_file),
-            "--tls-versions",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    completed = maildiag(
+        "probe",
+        "127.0.0.1",
+        "--protocol",
+        "imap",
+        "--port",
+        str(port),
+        "--ca-file",
+        str(sandbox.ca_file),
+        "--tls-versions",
+        "--json",
     )
     assert completed.returncode == 0, completed.stderr
     support = {

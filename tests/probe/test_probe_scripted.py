@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.cli_run import PROBE_JSON_KEYS
 from tests.probe.scripted import read_line, scripted_server, wait_for_close
 from toolkit.probe import Endpoint, Reason, Timeouts, probe
 from toolkit.probe.versions import tls_versions
@@ -299,18 +300,7 @@ def test_result_json_has_documented_keys(tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     listener.close()
     data = probe(imap(port, Security.IMPLICIT_TLS), FAST).to_dict()
-    for key in (
-        "host",
-        "port",
-        "protocol",
-        "security",
-        "ok",
-        "reason",
-        "tls_version",
-        "certificate",
-        "capabilities_before",
-        "capabilities_after",
-    ):
+    for key in PROBE_JSON_KEYS:
         assert key in data
 
 

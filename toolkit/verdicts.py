@@ -29,7 +29,7 @@ EXPIRY_WARNING_DAYS = 14
 
 @dataclass(frozen=True)
 class PortVerdict:
-    """What works on one port, in words, with the change to make and the findings."""
+    """The verdict for one port: what works, in words, with the change to make and the findings."""
 
     host: str
     port: int
@@ -106,8 +106,10 @@ def port_verdict(
         sentence = _nothing_works(port, implicit, starttls)
         wanted = None
 
-    if wanted is None or current_tick is None:
-        change = "" if wanted is None else ("Tick TLS." if wanted else "Untick TLS.")
+    if wanted is None:
+        change = ""
+    elif current_tick is None:
+        change = "Tick TLS." if wanted else "Untick TLS."
     elif wanted == current_tick:
         change = "No change: the current TLS tick is right for this port."
     else:

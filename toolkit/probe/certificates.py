@@ -54,7 +54,7 @@ def peer_chain(tls_object: ssl.SSLObject) -> list[bytes]:
             item if isinstance(item, bytes) else item.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
             for item in chain
         ]
-    # NOTE: with only the leaf, a missing intermediate cannot be told from an untrusted CA.
+    # NOTE: with only the leaf, a missing intermediate looks the same as an untrusted CA.
     leaf = tls_object.getpeercert(binary_form=True)
     return [leaf] if leaf else []
 
@@ -128,7 +128,7 @@ def _subject_alt_names(leaf: x509.Certificate) -> tuple[tuple[str, ...], tuple[s
 
 
 def _hostname_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -> bool:
-    """Match as RFC 6125 section 6.4 says: SANs only, a wildcard only as the whole left label."""
+    """Match names as RFC 6125 section 6.4 does: SANs only, a wildcard only as a whole label."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

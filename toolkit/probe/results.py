@@ -66,7 +66,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class CertificateFacts:
-    """What the server's certificate says and whether a client would accept it."""
+    """Facts from the server's certificate, and whether a client would accept it."""
 
     subject: str
     issuer: str

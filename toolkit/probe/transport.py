@@ -7,7 +7,7 @@ The probe drives TLS through `ssl.SSLObject` and memory BIOs instead of
   reached with implicit TLS), the raw bytes it sent are kept, so the report can
   quote the server's greeting instead of OpenSSL's "wrong version number";
 - every stage has its own deadline, including the handshake, so a silent or slow
-  server never holds the probe past its timeout;
+  server never keeps the probe past its timeout;
 - bytes that a server sends in plain text right after its STARTTLS go-ahead are
   visible, not silently carried into the TLS session.
 """

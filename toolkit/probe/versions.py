@@ -1,7 +1,7 @@
-"""Which TLS versions a server accepts, each probed on its own connection.
+"""The TLS versions a server accepts, each probed on its own connection.
 
-Only on request: it costs one connection per version, and mail servers limit
-connections per client.
+This runs only on request, because it costs one connection per version and mail
+servers limit connections per client.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ NAMES = {
     ssl.TLSVersion.TLSv1_2: "TLS 1.2",
     ssl.TLSVersion.TLSv1_3: "TLS 1.3",
 }
-# Reasons that say the handshake itself succeeded; what follows it does not matter here.
+# Reasons that mean the handshake itself succeeded. What follows it does not matter here.
 _HANDSHAKE_DONE = {
     Reason.OK,
     Reason.CERTIFICATE_EXPIRED,

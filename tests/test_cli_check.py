@@ -19,6 +19,7 @@ def test_gmail_tick_on_587_exits_1() -> None:
     assert result.returncode == 1
     assert "tls-tick-port-mismatch" in result.stdout
     assert "Untick TLS for port 587" in result.stdout
+    assert "Checked 1 entry: 1 error, 0 warnings, 0 info." in result.stdout
     assert result.stderr == ""
 
 
@@ -104,3 +105,18 @@ def test_secret_from_env_not_printed(tmp_path: Path) -> None:
     result = maildiag("check", str(path), "--json", env={"CANARY_PW": CANARY})
     assert "app-password-format" in result.stdout
     assert CANARY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("probe", "127.0.0.1", "--protocol", "imap", "--timeout", "abc"), "give seconds"),
+        (("probe", "127.0.0.1", "--protocol", "imap", "--timeout", "0"), "from 0.1 to 300"),
+        (("sandbox", "--port-base", "abc"), "give a whole number"),
+    ],
+)
+def test_bad_number_option_names_fix(args: tuple[str, ...], words: str) -> None:
+    result = maildiag(*args)
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr

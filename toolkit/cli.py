@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ from toolkit.settings_file import load_settings, resolve_secrets
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# 128 plus SIGPIPE, the status a shell reports for a command whose reader went away.
+EXIT_BROKEN_PIPE = 141
 
 # Commands that live beside the code they drive. Each module has add_parser(subparsers),
 # which sets a ``run`` default taking the parsed arguments and returning the exit code.
@@ -80,24 +83,30 @@ def report_unusable(error: SettingsError) -> int:
     return EXIT_USAGE
 
 
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
 def format_findings(findings: Sequence[Finding], *, checked: int) -> str:
     """Format findings as a plain-text table: one block per finding, errors first."""
+    entries = _count(checked, "entry", "entries")
     if not findings:
-        return f"Checked {checked} entries: no findings."
+        return f"Checked {entries}: no findings."
     width = 100
     counts = {severity: 0 for severity in ("error", "warning", "info")}
     for finding in findings:
         counts[finding.severity.value] += 1
+    server_width = max(6, *(len(finding.server) for finding in findings))
     lines = [
-        f"Checked {checked} entries: {counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['info']} info.",
+        f"Checked {entries}: {_count(counts['error'], 'error')}, "
+        f"{_count(counts['warning'], 'warning')}, {counts['info']} info.",
         "",
-        f"{'SEVERITY':<8}  {'SERVER':<20}  {'FIELD':<15}  ID",
+        f"{'SEVERITY':<8}  {'SERVER':<{server_width}}  {'FIELD':<15}  ID",
     ]
     for finding in findings:
         lines.append(
-            f"{finding.severity.value:<8}  {finding.server[:20]:<20}  {finding.field[:15]:<15}  "
-            f"{finding.id}"
+            f"{finding.severity.value:<8}  {finding.server:<{server_width}}  "
+            f"{finding.field[:15]:<15}  {finding.id}"
         )
         for label, text in (("why", finding.message), ("fix", finding.fix)):
             wrapped = textwrap.wrap(text, width=width - 14) or [""]
@@ -123,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("maildiag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (as with "| head"). Send the rest of the
+        # output to /dev/null so Python's own flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

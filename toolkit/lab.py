@@ -9,6 +9,7 @@ sandbox. Ctrl-C or SIGTERM stops both.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from toolkit.sandbox import DEFAULT_PORT_BASE, Sandbox, SandboxError
 from toolkit.workspace import SETTINGS_VARIABLE
 
 REPO_DIR = Path(__file__).resolve().parent.parent
+logger = logging.getLogger(__name__)
 
 
 def jupyter_command(port: int, notebooks: Path) -> list[str]:
@@ -50,9 +52,10 @@ def start_sandbox(port_base: int) -> Sandbox:
     except SandboxError as error:
         if port_base == 0:
             raise
+        logger.info("sandbox ports from %d are taken: %s", port_base, error)
         print(
-            f"maildiag lab: the sandbox ports from {port_base} are not free ({error}); "
-            "using free ports instead.",
+            f"maildiag lab: some of the sandbox's usual ports (from {port_base}) are in "
+            "use, so the sandbox uses free ports instead.",
             file=sys.stderr,
         )
         sandbox = Sandbox(port_base=0)

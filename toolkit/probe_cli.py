@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from toolkit.findings import has_errors
 from toolkit.probe.matrix import probe_many
-from toolkit.probe.results import Endpoint, ProbeResult, Reason, Timeouts
+from toolkit.probe.results import CertificateFacts, Endpoint, ProbeResult, Reason, Timeouts
 from toolkit.probe.versions import VersionSupport, tls_versions
 from toolkit.settings import (
     IMPLICIT_TLS_PORTS,
@@ -68,7 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="S",
         help="time limit in seconds for each stage (connect, greeting, handshake, read); default 5",
@@ -83,6 +83,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run_probe)
 
 
+def _seconds(text: str) -> float:
+    """Parse ``--timeout``; argparse reports the error with the option's name."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: give seconds as a number, such as 5"
+        ) from None
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: give seconds from 0.1 to 300, such as 5"
+        )
+    return value
+
+
 def run_probe(args: argparse.Namespace) -> int:
     """Run ``maildiag probe`` and return the exit code."""
     try:
@@ -90,13 +105,6 @@ def run_probe(args: argparse.Namespace) -> int:
     except SettingsError as error:
         for problem in error.errors:
             print(f"maildiag probe: {problem}", file=sys.stderr)
-        return 2
-    if args.timeout is not None and not 0 < args.timeout <= 300:
-        print(
-            f"maildiag probe: --timeout {args.timeout:g} is invalid. Fix: give seconds "
-            "from 0.1 to 300",
-            file=sys.stderr,
-        )
         return 2
     if args.ca_file is not None:
         try:
@@ -218,7 +226,8 @@ def format_report(
         lines.append(f"== {verdict.host} port {verdict.port} ({verdict.protocol.value.upper()})")
         lines += textwrap.wrap(verdict.sentence, 96)
         if verdict.change:
-            lines.append(f"Change: {verdict.change}")
+            label = "Change" if verdict.current_tick is not None else "Setting"
+            lines.append(f"{label}: {verdict.change}")
         for result in results:
             if result.endpoint.port == verdict.port:
                 lines += _probe_lines(result)
@@ -233,6 +242,12 @@ def format_report(
             lines.append(f"      fix: {finding.fix}")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _validity_words(certificate: CertificateFacts) -> str:
+    if certificate.days_left < 0:
+        return f"expired on {certificate.not_after:%Y-%m-%d}, {-certificate.days_left} days ago"
+    return f"valid until {certificate.not_after:%Y-%m-%d} ({certificate.days_left} days left)"
 
 
 def _probe_lines(result: ProbeResult) -> list[str]:
@@ -259,7 +274,7 @@ def _probe_lines(result: ProbeResult) -> list[str]:
         lines.append(
             f"      certificate: {certificate.subject}; names "
             f"{', '.join(certificate.san_dns + certificate.san_ip) or 'none'}; "
-            f"issuer {certificate.issuer}; {certificate.days_left} days left; chain {trust} "
+            f"issuer {certificate.issuer}; {_validity_words(certificate)}; chain {trust} "
             f"against {certificate.verified_against}"
         )
     return lines

@@ -75,20 +75,29 @@ def verdicts_frame(verdicts: Sequence[PortVerdict]) -> pd.DataFrame:
 def outcome_chart(results: Sequence[ProbeResult]) -> Figure:
     """Draw the count of each reason and the stage timings of every probe, side by side."""
     frame = probes_frame(results)
-    figure = Figure(figsize=(11, 4))
-    counts_axis, timings_axis = figure.subplots(1, 2)
+    # About a quarter inch per probe keeps the timing labels apart.
+    height = max(4.0, 0.25 * len(frame) + 1.0)
+    figure = Figure(figsize=(12, height))
+    counts_axis, timings_axis = figure.subplots(1, 2, width_ratios=(2, 3))
     if not frame.empty:
         counts = frame["reason"].value_counts().sort_values()
         colours = ["tab:green" if reason == "ok" else "tab:red" for reason in counts.index]
         counts_axis.barh(counts.index, counts.to_numpy(), color=colours)
-        labels = [f"{row.host}:{row.port} {row.security}" for row in frame.itertuples()]
+        one_host = frame["host"].nunique() == 1
+        mode_names = {"implicit-tls": "TLS", "starttls": "STARTTLS", "none": "plain"}
+        labels = [
+            f"{'' if one_host else row.host + ':'}{row.port} {mode_names[str(row.security)]}"
+            for row in frame.itertuples()
+        ]
         left = pd.Series(0.0, index=frame.index)
         for stage in STAGES:
             values = frame[f"{stage}_ms"].fillna(0.0).astype(float)
             if values.any():
                 timings_axis.barh(labels, values.to_numpy(), left=left.to_numpy(), label=stage)
                 left += values
-        timings_axis.legend(fontsize="small")
+        timings_axis.tick_params(axis="y", labelsize="small")
+        timings_axis.invert_yaxis()
+        timings_axis.legend(fontsize="small", loc="lower right")
     counts_axis.set_title("Outcomes")
     counts_axis.set_xlabel("probes")
     timings_axis.set_title("Stage timings")

@@ -432,7 +432,7 @@ def _parse_host_url(raw: object, text: str, protocol: Protocol | None) -> Parsed
         known = ", ".join(URL_SCHEMES)
         raise _host_error(
             raw,
-            f"is a {scheme or 'schemeless'} URL, not a mail server address",
+            f"has the scheme {scheme or '(none)'}://, so it is not a mail server address",
             f"enter the mail server's name, such as imap.example.com, or a URL with one of "
             f"the schemes {known}",
         )
@@ -440,7 +440,7 @@ def _parse_host_url(raw: object, text: str, protocol: Protocol | None) -> Parsed
     if protocol is not None and url_protocol is not protocol:
         raise _host_error(
             raw,
-            f"is a {scheme}:// URL, which is {url_protocol.value.upper()}, "
+            f"has the scheme {scheme}://, which means {url_protocol.value.upper()}, "
             f"but this entry is {protocol.value.upper()}",
             f"use a {protocol.value}:// or {protocol.value}s:// URL, or change the protocol",
         )

@@ -23,6 +23,15 @@ _CERTIFICATE_REASONS = {
     Reason.CERTIFICATE_HOSTNAME_MISMATCH,
     Reason.CERTIFICATE_UNTRUSTED,
 }
+# Reasons that concern the port whatever the mode, so one failed mode says enough.
+_PORT_WIDE_REASONS = {
+    Reason.DNS_FAILED,
+    Reason.CONNECTION_REFUSED,
+    Reason.CONNECT_TIMEOUT,
+    Reason.CONNECTION_FAILED,
+    Reason.SERVICE_UNAVAILABLE,
+    Reason.WRONG_PROTOCOL,
+}
 # A certificate with fewer days left than this gets a warning.
 EXPIRY_WARNING_DAYS = 14
 
@@ -39,6 +48,7 @@ class PortVerdict:
     sentence: str
     change: str
     findings: tuple[Finding, ...] = field(default=())
+    current_tick: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the verdict as JSON-ready data."""
@@ -50,6 +60,7 @@ class PortVerdict:
             "works_unticked": self.works_unticked,
             "sentence": self.sentence,
             "change": self.change,
+            "current_tick": self.current_tick,
             "findings": [finding.to_dict() for finding in self.findings],
         }
 
@@ -103,13 +114,14 @@ def port_verdict(
         )
         wanted = False
     else:
-        sentence = _nothing_works(port, implicit, starttls)
+        # The sentence and the finding come from the failures, below.
+        sentence = ""
         wanted = None
 
     if wanted is None:
         change = ""
     elif current_tick is None:
-        change = "Tick TLS." if wanted else "Untick TLS."
+        change = "Use TLS ticked (implicit TLS)." if wanted else "Use TLS unticked (STARTTLS)."
     elif wanted == current_tick:
         change = "No change: the current TLS tick is right for this port."
     else:
@@ -128,17 +140,14 @@ def port_verdict(
         *certificate_findings(working, server),
     ]
     if not working:
-        findings.insert(
-            0,
-            Finding(
-                "port-unusable",
-                Severity.ERROR,
-                "port",
-                sentence,
-                "Check the host and port with the provider or the server's administrator.",
-                server,
-            ),
-        )
+        probed = [r for r in (implicit, starttls) if r is not None]
+        if len(probed) == 1 and probed[0].reason not in _PORT_WIDE_REASONS:
+            finding_id = "tls-mode-fails"
+            sentence, fix = _one_mode_fails(port, probed[0])
+        else:
+            finding_id = "port-unusable"
+            sentence, fix = _nothing_works(port, implicit, starttls)
+        findings.insert(0, Finding(finding_id, Severity.ERROR, "port", sentence, fix, server))
     elif current_tick is not None and wanted is not None and wanted != current_tick:
         findings.insert(
             0,
@@ -152,49 +161,102 @@ def port_verdict(
             ),
         )
     return PortVerdict(
-        endpoint.host, port, endpoint.protocol, ticked, unticked, sentence, change, tuple(findings)
+        endpoint.host,
+        port,
+        endpoint.protocol,
+        ticked,
+        unticked,
+        sentence,
+        change,
+        tuple(findings),
+        current_tick,
     )
 
 
-def _nothing_works(port: int, implicit: ProbeResult | None, starttls: ProbeResult | None) -> str:
+def _nothing_works(
+    port: int, implicit: ProbeResult | None, starttls: ProbeResult | None
+) -> tuple[str, str]:
+    """Return the sentence and the fix for a port where no probed mode worked."""
     results = [r for r in (implicit, starttls) if r is not None]
     reasons = {r.reason for r in results}
     if reasons == {Reason.CONNECTION_REFUSED}:
-        return f"Nothing listens on port {port}: the connection was refused."
+        return (
+            f"Nothing listens on port {port}: the connection was refused.",
+            "Check the port number with the provider or the server's administrator.",
+        )
     if reasons <= {Reason.CONNECT_TIMEOUT}:
         return (
             f"Port {port} does not answer: a firewall may drop the connection, or the host "
-            "is wrong."
+            "is wrong.",
+            "Check the host name and the port, and that no firewall blocks the port.",
         )
     if reasons <= {Reason.GREETING_TIMEOUT, Reason.TLS_HANDSHAKE_TIMEOUT, Reason.READ_TIMEOUT}:
         return (
             f"Port {port} accepts connections but sends nothing in either mode: the server "
-            "is hung, or something between passes the connection and drops the data. Try "
-            "again later, or ask the server's administrator."
+            "is hung, or something between passes the connection and drops the data.",
+            "Try again later, or ask the server's administrator.",
         )
     if Reason.DNS_FAILED in reasons:
-        return "The host name does not resolve: check it for typing errors."
+        return (
+            "The host name does not resolve.",
+            "Check the host name for typing errors.",
+        )
     if Reason.SERVICE_UNAVAILABLE in reasons:
         text = next(r.server_text for r in results if r.reason is Reason.SERVICE_UNAVAILABLE)
         return (
             f"The server on port {port} refused the session ({text!r}): it is busy or limits "
-            "connections. Wait and try again, and close other clients of this account."
+            "connections.",
+            "Wait and try again, and close other clients of this account.",
         )
     if Reason.WRONG_PROTOCOL in reasons:
         result = next(r for r in results if r.reason is Reason.WRONG_PROTOCOL)
-        return f"Port {port} is the wrong service: {result.error}."
+        return (
+            f"Port {port} is the wrong service: {result.error}.",
+            "Check that the entry's protocol and port belong together.",
+        )
     if starttls is not None and starttls.reason is Reason.STARTTLS_NOT_OFFERED:
         return (
             f"Port {port} speaks plain text and offers no STARTTLS, so the login could not "
-            "be protected. Use the provider's TLS port (993 for IMAP, 465 or 587 for SMTP)."
+            "be protected.",
+            "Use the provider's TLS port (993 for IMAP, 465 or 587 for SMTP).",
         )
     if Reason.TLS_VERSION_MISMATCH in reasons:
         return (
             f"The server on port {port} and this client share no TLS version: the server "
-            "may offer only TLS 1.0 or 1.1, which current clients refuse."
+            "may offer only TLS 1.0 or 1.1, which current clients refuse.",
+            "Ask the server's administrator to enable TLS 1.2 or newer.",
         )
     words = "; ".join(f"{r.endpoint.security.value}: {r.reason.value}" for r in results)
-    return f"Neither implicit TLS nor STARTTLS works on port {port} ({words})."
+    return (
+        f"Neither implicit TLS nor STARTTLS works on port {port} ({words}).",
+        "Check the host and port with the provider or the server's administrator.",
+    )
+
+
+def _one_mode_fails(port: int, result: ProbeResult) -> tuple[str, str]:
+    """Return the sentence and the fix when the only mode probed failed on its own account."""
+    mode = "Implicit TLS" if result.endpoint.security is Security.IMPLICIT_TLS else "STARTTLS"
+    if result.reason is Reason.TLS_ON_PLAIN_PORT:
+        return (
+            f"Implicit TLS fails on port {port}: the server greets in plain text, so the port "
+            "most likely speaks STARTTLS.",
+            "Untick TLS, and probe both modes to confirm.",
+        )
+    if result.reason is Reason.PLAIN_ON_TLS_PORT:
+        return (
+            f"STARTTLS fails on port {port}: {result.error}.",
+            "Tick TLS, and probe both modes to confirm.",
+        )
+    if result.reason is Reason.STARTTLS_NOT_OFFERED:
+        return (
+            f"STARTTLS fails on port {port}: the server does not offer STARTTLS.",
+            "Probe both modes: if implicit TLS works, tick TLS. Otherwise use the provider's "
+            "TLS port.",
+        )
+    return (
+        f"{mode} fails on port {port}: {result.reason.value} ({result.error}).",
+        "Probe both modes to see which one the port speaks.",
+    )
 
 
 def _auth_after_starttls_sentence(starttls: ProbeResult | None) -> str:
@@ -207,8 +269,8 @@ def _auth_after_starttls_sentence(starttls: ProbeResult | None) -> str:
     ):
         return (
             f"The server lists no AUTH before STARTTLS and AUTH "
-            f"{' '.join(starttls.auth_after)} after it: enable STARTTLS (untick TLS on this "
-            "port); this is not a password problem."
+            f"{' '.join(starttls.auth_after)} after it: STARTTLS must come first (TLS "
+            "unticked on this port), and this is not a password problem."
         )
     if starttls.endpoint.protocol is Protocol.IMAP and starttls.login_disabled_before:
         return (

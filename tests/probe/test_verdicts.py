@@ -148,3 +148,37 @@ def test_silent_port_verdict() -> None:
     )
     assert "accepts connections but sends nothing" in verdict.sentence
     assert ids(verdict.findings) == ["port-unusable"]
+
+
+def test_one_mode_failure_is_not_port_wide() -> None:
+    verdict = port_verdict(
+        result(Protocol.IMAP, Security.IMPLICIT_TLS, Reason.TLS_ON_PLAIN_PORT), None
+    )
+    assert verdict.sentence.startswith("Implicit TLS fails on port 143")
+    assert "most likely speaks STARTTLS" in verdict.sentence
+    assert ids(verdict.findings) == ["tls-mode-fails"]
+    assert verdict.findings[0].fix.startswith("Untick TLS")
+
+
+def test_one_mode_refused_is_port_wide() -> None:
+    verdict = port_verdict(
+        None, result(Protocol.SMTP, Security.STARTTLS, Reason.CONNECTION_REFUSED)
+    )
+    assert ids(verdict.findings) == ["port-unusable"]
+    assert "Check the port number" in verdict.findings[0].fix
+
+
+def test_busy_port_fix_is_specific() -> None:
+    verdict = port_verdict(
+        result(Protocol.SMTP, Security.IMPLICIT_TLS, Reason.SERVICE_UNAVAILABLE,
+               server_text="421 4.7.0 Too many connections"),
+        result(Protocol.SMTP, Security.STARTTLS, Reason.SERVICE_UNAVAILABLE,
+               server_text="421 4.7.0 Too many connections"),
+    )
+    assert verdict.findings[0].fix.startswith("Wait and try again")
+
+
+def test_unknown_tick_gives_setting_not_change() -> None:
+    verdict = port_verdict(None, result(Protocol.SMTP, Security.STARTTLS, Reason.OK))
+    assert verdict.change == "Use TLS unticked (STARTTLS)."
+    assert verdict.current_tick is None

@@ -81,6 +81,7 @@ class _State:
     timeouts: Timeouts
     context: ssl.SSLContext
     stage: str = "dns"
+    stage_started: float = field(default_factory=time.monotonic)
     connected: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     transcript: list[TranscriptLine] = field(default_factory=list)
@@ -98,6 +99,16 @@ class _State:
         if len(self.transcript) < MAX_TRANSCRIPT_LINES:
             text = decode(line)[:MAX_TRANSCRIPT_CHARS]
             self.transcript.append(TranscriptLine(direction, text))
+
+    def enter(self, stage: str) -> None:
+        """Start a stage, so a failure in it can be timed too."""
+        self.stage = stage
+        self.stage_started = time.monotonic()
+
+    def time_failed_stage(self) -> None:
+        """Record how long the stage that failed ran, unless it was recorded already."""
+        key = self.stage.replace("-", "_")
+        self.timings.setdefault(key, round(time.monotonic() - self.stage_started, 4))
 
     def timed(self, stage: str, started: float) -> None:
         self.timings[stage] = round(time.monotonic() - started, 4)
@@ -162,6 +173,7 @@ def probe(
             reason = state.certificate_problem
     except _Stop as stop:
         reason, error, server_text = stop.reason, stop.error, stop.server_text
+        state.time_failed_stage()
     finally:
         if transport is not None:
             transport.close()
@@ -187,7 +199,7 @@ def _connect(state: _State) -> Transport:
         raise _Stop(Reason.DNS_FAILED, f"invalid host name: {error}") from None
     state.timed("dns", started)
 
-    state.stage = "connect"
+    state.enter("connect")
     started = time.monotonic()
     deadline = started + state.timeouts.connect
     last: Exception | None = None
@@ -234,7 +246,7 @@ def _run(state: _State, transport: Transport, dialog: Dialog) -> None:
     greeting_caps = _greeting(state, transport, dialog)
 
     # An IMAP greeting may list the capabilities (RFC 9051 section 7.1), which saves a round trip.
-    state.stage = "capabilities"
+    state.enter("capabilities")
     reply_text = state.greeting
     if greeting_caps:
         state.capabilities_before = greeting_caps
@@ -256,7 +268,7 @@ def _run(state: _State, transport: Transport, dialog: Dialog) -> None:
                 "the server does not list STARTTLS among its capabilities",
                 reply_text,
             )
-        state.stage = "starttls"
+        state.enter("starttls")
         started = time.monotonic()
         go = _guard(state, lambda: dialog.starttls(time.monotonic() + timeouts.read, "starttls"))
         state.timed("starttls", started)
@@ -268,7 +280,7 @@ def _run(state: _State, transport: Transport, dialog: Dialog) -> None:
             state.plaintext_after_starttls = True
             transport.discard_buffered()
         _handshake(state, transport, "tls-handshake")
-        state.stage = "capabilities-after"
+        state.enter("capabilities-after")
         started = time.monotonic()
         after = _guard(
             state,
@@ -279,16 +291,16 @@ def _run(state: _State, transport: Transport, dialog: Dialog) -> None:
     elif endpoint.security is Security.IMPLICIT_TLS:
         state.capabilities_after = state.capabilities_before
 
-    state.stage = "goodbye"
+    state.enter("goodbye")
     try:
         dialog.goodbye(time.monotonic() + 1.0)
     except (Closed, TimedOut):
         pass
-    state.stage = "done"
+    state.enter("done")
 
 
 def _greeting(state: _State, transport: Transport, dialog: Dialog) -> tuple[str, ...]:
-    state.stage = "greeting"
+    state.enter("greeting")
     started = time.monotonic()
     deadline = started + state.timeouts.greeting
     try:
@@ -348,7 +360,7 @@ def _detect_silent_tls_port(state: _State, transport: Transport) -> None:
     no greeting. Starting a handshake on the same socket settles it without a
     second connection: a server that answers it speaks implicit TLS.
     """
-    state.stage = "greeting"
+    state.enter("greeting")
     silent = f"no greeting within {state.timeouts.greeting:g} s"
     try:
         _handshake(state, transport, "tls-detect", min(state.timeouts.handshake, DETECT_TIMEOUT))
@@ -363,7 +375,7 @@ def _detect_silent_tls_port(state: _State, transport: Transport) -> None:
 def _handshake(
     state: _State, transport: Transport, stage: str, timeout: float | None = None
 ) -> None:
-    state.stage = stage
+    state.enter(stage)
     started = time.monotonic()
     deadline = started + (timeout or state.timeouts.handshake)
     server_name = state.endpoint.host

@@ -32,6 +32,16 @@ EXIT_START_FAILED = 1
 EXIT_UNUSABLE_INPUT = 2
 
 
+def _port_base(text: str) -> int:
+    """Parse ``--port-base``; argparse reports the error with the option's name."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: give a whole number such as 10000, or 0 for free ports"
+        ) from None
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``sandbox`` subcommand to a ``maildiag`` subparsers object and return its parser."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -40,17 +50,26 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the local IMAP and SMTP sandbox on 127.0.0.1 until Ctrl-C or SIGTERM.",
     )
     parser.add_argument(
-        "--port-base", type=int, default=DEFAULT_PORT_BASE, metavar="N",
+        "--port-base",
+        type=_port_base,
+        default=DEFAULT_PORT_BASE,
+        metavar="N",
         help=f"add N to each standard port: IMAP STARTTLS is N+143, IMAP TLS N+993, SMTP "
-             f"STARTTLS N+587, SMTP TLS N+465; 0 picks free ports (default {DEFAULT_PORT_BASE})",
+        f"STARTTLS N+587, SMTP TLS N+465; 0 picks free ports (default {DEFAULT_PORT_BASE})",
     )
     parser.add_argument(
-        "--settings-out", type=Path, default=None, metavar="PATH",
+        "--settings-out",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="write the settings file here (default: the sandbox's temporary folder, "
-             "removed when the sandbox stops)",
+        "removed when the sandbox stops)",
     )
     parser.add_argument(
-        "--tenant", type=Path, default=None, metavar="PATH",
+        "--tenant",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="TOML file with a [tenant] table of users (default: the built-in workshop tenant)",
     )
     parser.set_defaults(run=run)
@@ -87,37 +106,59 @@ def run(args: argparse.Namespace) -> int:
 
 def render_summary(sandbox: Sandbox, settings_path: Path) -> str:
     """Return the text that ``maildiag sandbox`` prints after start, passwords included."""
-    lines = [f"Sandbox running on {sandbox.host}, started in {sandbox.start_seconds or 0:.2f} s.",
-             "", "Endpoints:"]
+    lines = [
+        f"Sandbox running on {sandbox.host}, started in {sandbox.start_seconds or 0:.2f} s.",
+        "",
+        "Endpoints:",
+    ]
     lines += _table(
         ("name", "protocol", "security", "port", "description"),
-        [(e.name, e.protocol.value, e.security.value, str(e.port), e.description)
-         for e in sandbox.endpoints],
+        [
+            (e.name, e.protocol.value, e.security.value, str(e.port), e.description)
+            for e in sandbox.endpoints
+        ],
     )
     lines += ["", "Users (sandbox-only passwords):"]
     lines += _table(
         ("address", "personality", "login", "password", "app password", "notes"),
-        [(u.address, u.personality.value, login_kind(u),
-          u.password.reveal() if u.can_sign_in else "-",
-          u.app_password.reveal() if u.app_password is not None else "-",
-          user_notes(sandbox.tenant, u))
-         for u in sandbox.users],
+        [
+            (
+                u.address,
+                u.personality.value,
+                login_kind(u),
+                u.password.reveal() if u.can_sign_in else "-",
+                u.app_password.reveal() if u.app_password is not None else "-",
+                user_notes(sandbox.tenant, u),
+            )
+            for u in sandbox.users
+        ],
     )
     if sandbox.authority is not None:
-        lines += ["", f"OAuth2 authority: {sandbox.authority.authority_url}",
-                  f"Public client ID: {SANDBOX_PUBLIC_CLIENT_ID}"]
-    lines += ["", f"CA file:       {sandbox.ca_file}", f"Settings file: {settings_path}", "",
-              "Password variables for the settings file:"]
-    lines += [f"export {name}={shlex.quote(value)}"
-              for name, value in sandbox.environment().items()]
+        lines += [
+            "",
+            f"OAuth2 authority: {sandbox.authority.authority_url}",
+            f"Public client ID: {SANDBOX_PUBLIC_CLIENT_ID}",
+        ]
+    lines += [
+        "",
+        f"CA file:       {sandbox.ca_file}",
+        f"Settings file: {settings_path}",
+        "",
+        "Password variables for the settings file:",
+    ]
+    lines += [
+        f"export {name}={shlex.quote(value)}" for name, value in sandbox.environment().items()
+    ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in [header, *rows]]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
 
 
 @contextmanager

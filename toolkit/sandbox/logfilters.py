@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 
 REDACTED = "<credentials redacted>"
 # The format strings of pymap 0.36 (pymap.imap.IMAPConnection._print).
@@ -26,6 +27,7 @@ _AUTH_COMMAND = re.compile(r"(\S+) (LOGIN|AUTHENTICATE)\b", re.IGNORECASE)
 _SMTP_BAD_BASE64 = "%r can't decode base64: %s"
 _SMTP_LOGIN_DATA = "Session.login_data is deprecated"
 _SMTP_UNRECOGNISED = "%r unrecognised: %s"
+_SMTP_SESSION_EXCEPTION = "%r SMTP session exception"
 
 
 class ImapCredentialFilter(logging.Filter):
@@ -61,12 +63,25 @@ class ImapCredentialFilter(logging.Filter):
 class SmtpLogFilter(logging.Filter):
     """Mask undecodable AUTH responses and drop aiosmtpd's login_data deprecation warning.
 
-    It also lowers aiosmtpd's "unrecognised" command warning to DEBUG. Probes send a
+    It also lowers aiosmtpd's "unrecognised" command warning to DEBUG, and a failed
+    TLS handshake from a traceback at ERROR to one line at INFO. Probes send a
     TLS handshake to the STARTTLS port on purpose, and a notebook should not show a
     warning for each one.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _SMTP_SESSION_EXCEPTION and _is_tls_failure(record):
+            # A client that offers only old TLS versions, or gives up mid-handshake, is a
+            # normal event for a sandbox that probes visit: one INFO line, no traceback.
+            error = record.exc_info[1] if record.exc_info else None
+            cause = error.__cause__ if error is not None and error.__cause__ else error
+            record.msg = "%r TLS handshake failed: %s"
+            record.args = (record.args[0] if isinstance(record.args, tuple) else "", cause)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.INFO
+            record.levelname = logging.getLevelName(logging.INFO)
+            return True
         if record.msg == _SMTP_UNRECOGNISED:
             record.levelno = logging.DEBUG
             record.levelname = logging.getLevelName(logging.DEBUG)
@@ -75,6 +90,14 @@ class SmtpLogFilter(logging.Filter):
             record.args = (record.args[0], REDACTED)
             return True
         return not (isinstance(record.msg, str) and record.msg.startswith(_SMTP_LOGIN_DATA))
+
+
+def _is_tls_failure(record: logging.LogRecord) -> bool:
+    """Return whether a logged exception is a failed TLS handshake."""
+    if not record.exc_info or record.exc_info[1] is None:
+        return False
+    error = record.exc_info[1]
+    return type(error).__name__ == "TLSSetupException" or isinstance(error, ssl.SSLError)
 
 
 _installed = False

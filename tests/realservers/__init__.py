@@ -208,7 +208,8 @@ def is_running(pid: int) -> bool:
     """Return whether a process with id `pid` exists and is not a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # The process ended between the lookup and the read; the kernel reports either.
         return False
     # The state letter follows the command name, which is in brackets and may contain spaces.
     return stat.rpartition(")")[2].split()[0] != "Z"

@@ -28,7 +28,12 @@ EXIT_BROKEN_PIPE = 141
 
 # Commands that live beside the code they drive. Each module has add_parser(subparsers),
 # which sets a ``run`` default taking the parsed arguments and returning the exit code.
-_COMMAND_MODULES = ("toolkit.probe_cli", "toolkit.login_cli", "toolkit.sandbox.cli")
+_COMMAND_MODULES = (
+    "toolkit.probe_cli",
+    "toolkit.login_cli",
+    "toolkit.folders_cli",
+    "toolkit.sandbox.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

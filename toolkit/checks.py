@@ -106,7 +106,7 @@ def check_file(servers: Sequence[ServerSettings]) -> list[Finding]:
                     f"{server.name} are sent through another account, and customers may see "
                     "another From address.",
                     f"Add an SMTP entry for {server.user} if replies must come from that address, "
-                    "or see the From-address table for what customers will see.",
+                    "or see what customers will see with maildiag from-table.",
                 )
             )
     return findings

@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "toolkit.probe_cli",
     "toolkit.login_cli",
     "toolkit.folders_cli",
+    "toolkit.fromaddr_cli",
     "toolkit.sandbox.cli",
 )
 

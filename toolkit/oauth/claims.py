@@ -36,7 +36,7 @@ from typing import Any
 import jwt
 
 from toolkit.findings import Finding, Severity
-from toolkit.settings import Protocol
+from toolkit.settings import Protocol, parse_protocol
 
 # Resource identifiers: the resource URIs and the application ids of the services.
 EXCHANGE_ONLINE = "https://outlook.office.com"
@@ -238,8 +238,11 @@ def diagnose_token(
     Each argument left None skips its check; without `protocol` the token must
     allow IMAP or SMTP. `provider` ``gmail`` knows that Google's tokens are not
     JWTs. `client_id` recognises an ID token sent in place of an access token.
-    `now` (seconds since the epoch) is for tests.
+    `now` (seconds since the epoch) is for tests. `protocol` may be given as text,
+    such as ``"imap"``.
     """
+    if isinstance(protocol, str):
+        protocol = parse_protocol(protocol)
     checker = _Checker(server)
     try:
         claims = decode_token(token)

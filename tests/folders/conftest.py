@@ -10,8 +10,11 @@ from toolkit.sandbox import Sandbox, tenant_from_dict
 from toolkit.settings import ServerSettings
 from toolkit.settings_file import resolve_secrets
 
-# Dana's extra folders: non-ASCII names, and '&' and '+', which modified UTF-7 treats specially.
-DANA_FOLDERS = ("Überweisungen", "日本語", "Support & Sales", "A+B")
+# Dana's extra folders: German, Cyrillic and Japanese names, and '&' and '+', which
+# modified UTF-7 treats specially.
+DANA_FOLDERS = ("Überweisungen", "Поддержка", "日本語", "Support & Sales", "A+B")
+# Chris's extra folders on the Courier-like server, for a '/' path on a '.' server.
+CHRIS_FOLDERS = ("INBOX.Archive", "INBOX.Archive.2024")
 
 
 def folder_tenant_data() -> dict[str, object]:
@@ -22,7 +25,8 @@ def folder_tenant_data() -> dict[str, object]:
         "users": [
             {"address": "gina@gmail.sandbox.test", "personality": "gmail"},
             {"address": "alice@m365.sandbox.test", "personality": "microsoft365"},
-            {"address": "chris@courier.sandbox.test", "personality": "courier"},
+            {"address": "chris@courier.sandbox.test", "personality": "courier",
+             "folders": list(CHRIS_FOLDERS)},
             {"address": "dana@dovecot.sandbox.test", "personality": "dovecot",
              "folders": list(DANA_FOLDERS)},
         ],

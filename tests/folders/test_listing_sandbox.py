@@ -48,6 +48,7 @@ def test_courier_storage_folder_cases(sandbox: Sandbox) -> None:
         "INBOX.Contact": "storage-folder-ok",
         "Contact": "storage-folder-not-found",
         "Support/Contact": "storage-folder-wrong-delimiter",
+        "Archive/2024": "storage-folder-wrong-delimiter",
         "Supp%": "storage-folder-not-found",
         "*": "storage-folder-not-found",
     }

@@ -286,3 +286,43 @@ def test_build_report_without_verify_sends_nothing() -> None:
     assert report.verification is None
     assert report.findings[0].severity is Severity.ERROR
     assert len(report.queue_predictions) == 13
+
+
+def _server(name: str, protocol: str, user: str) -> str:
+    host, port, tls = (("imap.gmail.com", 993, "true") if protocol == "imap"
+                       else ("smtp.gmail.com", 587, "false"))
+    folder = 'storage_folder = "Support"\n' if protocol == "imap" else ""
+    return (f'[[server]]\nname = "{name}"\nprotocol = "{protocol}"\nhost = "{host}"\n'
+            f'port = {port}\ntls = {tls}\nauth = "basic"\nuser = "{user}"\n{folder}\n')
+
+
+def test_one_smtp_for_all_queues_replies_from_it() -> None:
+    text = (
+        _server("a-imap", "imap", "testa@gmail.com")
+        + _server("c-imap", "imap", "testc@gmail.com")
+        + _server("all-smtp", "smtp", "allreplies@gmail.com")
+        + '[[queue]]\nname = "a"\nimap = ["a-imap"]\nsmtp = "all-smtp"\n'
+        + '[[queue]]\nname = "c"\nimap = ["c-imap"]\nsmtp = "all-smtp"\n'
+    )
+    predictions = dict(predict_queues(tenant_setup_from_text(text)))
+    assert {queue: p.outcome for queue, p in predictions.items()} == {
+        "a": Outcome.REWRITTEN,
+        "c": Outcome.REWRITTEN,
+    }
+    assert {p.from_address for p in predictions.values()} == {"allreplies@gmail.com"}
+
+
+def test_own_smtp_per_queue_replies_from_own_address() -> None:
+    text = (
+        _server("a-imap", "imap", "testa@gmail.com")
+        + _server("a-smtp", "smtp", "testa@gmail.com")
+        + _server("c-imap", "imap", "testc@gmail.com")
+        + _server("c-smtp", "smtp", "testc@gmail.com")
+        + '[[queue]]\nname = "a"\nimap = ["a-imap"]\nsmtp = "a-smtp"\n'
+        + '[[queue]]\nname = "c"\nimap = ["c-imap"]\nsmtp = "c-smtp"\n'
+    )
+    predictions = dict(predict_queues(tenant_setup_from_text(text)))
+    assert predictions["a"].outcome is Outcome.FROM_A
+    assert predictions["a"].from_address == "testa@gmail.com"
+    assert predictions["c"].outcome is Outcome.FROM_A
+    assert predictions["c"].from_address == "testc@gmail.com"

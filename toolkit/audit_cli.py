@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 from toolkit.audit import AuditReport, AuditRow, SettingsVerdict, audit_files
+from toolkit.cli_types import seconds
 from toolkit.findings import Severity, ranked
 from toolkit.probe.results import Timeouts
 
@@ -40,27 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=5.0,
         metavar="S",
         help="with --online: time limit in seconds for each stage of a probe (connect, "
         "greeting, handshake, read); default 5",
     )
     parser.set_defaults(run=run_audit)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}: give seconds as a number, such as 5"
-        ) from None
-    if not 0 < value <= 300:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}: give seconds from 0.1 to 300, such as 5"
-        )
-    return value
 
 
 def run_audit(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+from toolkit.cli_types import positive_int, seconds
 from toolkit.findings import Finding, has_errors, ranked
 from toolkit.folders.storage import (
     StorageFolderReport,
@@ -60,14 +61,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--max-lines",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MAX_LINES,
         metavar="N",
         help=f"lines of the tree to print (default {DEFAULT_MAX_LINES})",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=10.0,
         metavar="S",
         help="time limit in seconds for each step of the session (default 10)",
@@ -80,10 +81,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run_folders(args: argparse.Namespace) -> int:
     """Run ``maildiag folders`` and return the exit code."""
-    if not 0 < args.timeout <= 300:
-        return _usage(f"--timeout {args.timeout:g} is invalid. Fix: give seconds from 0.1 to 300")
-    if args.max_lines < 1:
-        return _usage(f"--max-lines {args.max_lines} is invalid. Fix: give 1 or more lines")
     try:
         entry = _with_secret(resolve_secrets(_entry(args.file, args.server)))
     except SettingsError as error:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolkit.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, format_findings, report_unusable
+from toolkit.cli_types import seconds
 from toolkit.explain import explain_findings
 from toolkit.findings import Finding, Severity, has_errors, ranked
 from toolkit.login.check import LoginCheck, check_login
@@ -88,7 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     login.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=None,
         metavar="S",
         help="time limit in seconds for each stage (connect, greeting, handshake, read); "
@@ -184,12 +185,11 @@ def _mechanism(text: str | None, server: ServerSettings) -> Mechanism | None:
     return mechanism
 
 
-def _timeouts(seconds: float | None) -> Timeouts | None:
-    if seconds is None:
+def _timeouts(limit: float | None) -> Timeouts | None:
+    # argparse has checked the range (toolkit.cli_types.seconds).
+    if limit is None:
         return None
-    if not 0 < seconds <= 300:
-        raise _Unusable(f"--timeout {seconds:g} is invalid. Fix: give seconds from 0.1 to 300")
-    return Timeouts(seconds, seconds, seconds, seconds)
+    return Timeouts(limit, limit, limit, limit)
 
 
 def _with_password(server: ServerSettings) -> ServerSettings:

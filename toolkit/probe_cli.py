@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+from toolkit.cli_types import seconds
 from toolkit.findings import has_errors
 from toolkit.probe.matrix import probe_many
 from toolkit.probe.results import CertificateFacts, Endpoint, ProbeResult, Reason, Timeouts
@@ -68,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=None,
         metavar="S",
         help="time limit in seconds for each stage (connect, greeting, handshake, read); default 5",
@@ -81,21 +82,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(run=run_probe)
-
-
-def _seconds(text: str) -> float:
-    """Parse ``--timeout``; argparse reports the error with the option's name."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}: give seconds as a number, such as 5"
-        ) from None
-    if not 0 < value <= 300:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}: give seconds from 0.1 to 300, such as 5"
-        )
-    return value
 
 
 def run_probe(args: argparse.Namespace) -> int:

@@ -113,8 +113,8 @@ def test_create_rejects_sub_folder(
     [
         (["--server", "nobody"], "no entry named 'nobody'"),
         (["--server", "chris-courier-smtp"], "is SMTP"),
-        (["--server", COURIER, "--timeout", "0"], "--timeout 0 is invalid"),
-        (["--server", COURIER, "--max-lines", "0"], "--max-lines 0 is invalid"),
+        (["--server", COURIER, "--timeout", "0"], "argument --timeout: invalid value '0'"),
+        (["--server", COURIER, "--max-lines", "0"], "argument --max-lines: invalid value '0'"),
     ],
 )
 def test_unusable_input(

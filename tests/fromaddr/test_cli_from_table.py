@@ -93,7 +93,7 @@ def test_missing_file_exits_2(
 
 def test_bad_timeout_exits_2(maildiag: Main, capsys: pytest.CaptureFixture[str]) -> None:
     assert maildiag(["from-table", str(EXAMPLE), "--timeout", "0"]) == 2
-    assert "--timeout must be" in capsys.readouterr().err
+    assert "argument --timeout: invalid value '0'" in capsys.readouterr().err
 
 
 def observer_inbox(setup: TenantSetup) -> list[int]:

@@ -95,9 +95,14 @@ def _count(number: int, noun: str, plural: str | None = None) -> str:
     return f"{number} {noun if number == 1 else (plural or noun + 's')}"
 
 
-def format_findings(findings: Sequence[Finding], *, checked: int) -> str:
-    """Format findings as a plain-text table: one block per finding, errors first."""
-    entries = _count(checked, "entry", "entries")
+def format_findings(
+    findings: Sequence[Finding], *, checked: int, subject: tuple[str, str] = ("entry", "entries")
+) -> str:
+    """Format findings as a plain-text table: one block per finding, errors first.
+
+    `subject` names what was checked, singular and plural, for the summary line.
+    """
+    entries = _count(checked, *subject)
     if not findings:
         return f"Checked {entries}: no findings."
     width = 100

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from toolkit.sandbox import DEFAULT_PORT_BASE, Sandbox, SandboxError
+from toolkit.sandbox.cli import sandbox_tokens
 from toolkit.workspace import SETTINGS_VARIABLE
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -115,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"Settings file for the notebooks: {settings_file}")
         print(f"CA file: {sandbox.ca_file}")
-        environment = {SETTINGS_VARIABLE: str(settings_file), **sandbox.environment()}
+        environment = {
+            SETTINGS_VARIABLE: str(settings_file),
+            **sandbox.environment(),
+            **sandbox_tokens(sandbox),
+        }
         return run_lab(args.port, environment)
     finally:
         sandbox.stop()

@@ -303,7 +303,7 @@ def run_token(args: argparse.Namespace) -> int:
         protocol = parse_protocol(args.protocol) if args.protocol else None
     except SettingsError as error:
         for problem in error.errors:
-            print(f"maildiag token: --protocol: {problem}", file=sys.stderr)
+            print(f"maildiag token: {problem}", file=sys.stderr)
         return EXIT_USAGE
     text = getpass.getpass("Access token: ") if sys.stdin.isatty() else sys.stdin.read()
     try:
@@ -336,6 +336,6 @@ def run_token(args: argparse.Namespace) -> int:
             for row in claims.rows():
                 lines.append(f"{row['claim']:<20}  {row['value']:<48}  {row['meaning']}")
             lines.append("")
-        lines.append(format_findings(findings, checked=1))
+        lines.append(format_findings(findings, checked=1, subject=("token", "tokens")))
         print("\n".join(lines))
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK

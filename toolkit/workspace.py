@@ -66,11 +66,13 @@ def open_workspace(settings_file: str | os.PathLike[str] | None = None) -> Works
         servers = [resolve_secrets(server) for server in load_settings(path)]
         return Workspace(servers, f"settings file {Path(path)}")
 
-    from toolkit.sandbox import Sandbox  # imported here: the library never needs the sandbox
+    # Imported here: the library never needs the sandbox.
+    from toolkit.sandbox import Sandbox
+    from toolkit.sandbox.cli import sandbox_tokens
 
     sandbox = Sandbox(port_base=0)
     sandbox.start()
-    environment = sandbox.environment()
+    environment = {**sandbox.environment(), **sandbox_tokens(sandbox)}
     servers = [resolve_secrets(server, environment) for server in sandbox.settings()]
     logger.info("started a sandbox in this kernel with %d entries", len(servers))
     return Workspace(servers, "a sandbox started in this kernel", sandbox)

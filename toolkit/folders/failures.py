@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from toolkit.findings import Finding, Severity
 from toolkit.folders.model import FolderListing, ListingReason
+from toolkit.probe.results import Reason
+from toolkit.verdicts import CERTIFICATE_WORDS
 
 # The settings field to look at and the fix for each failed listing.
 _LISTING_FIXES: dict[ListingReason, tuple[str, str]] = {
@@ -63,10 +65,9 @@ def listing_failure(listing: FolderListing, *, server: str = "") -> Finding:
 
 def _generic_fix(reason: ListingReason) -> str:
     if reason in _CERTIFICATE_REASONS:
-        return (
-            "Run maildiag probe on the host and port to see the certificate, and give the "
-            "CA file if the server uses a private certificate authority."
-        )
+        # The probe's verdicts word each certificate problem with its own fix.
+        words = CERTIFICATE_WORDS[Reason(reason.value)]
+        return f"{words.split('. ', 1)[-1]} Run maildiag probe on the host and port for details."
     return (
         "Check the host, the port and the TLS tick: run maildiag probe on them to see what "
         "the port speaks."

@@ -8,6 +8,8 @@ and ``auth-temporary-failure`` (``login-temporary-failure``).
 
 from __future__ import annotations
 
+import dataclasses
+
 from toolkit.explain import explain_findings
 from toolkit.findings import Finding, Severity
 from toolkit.login.results import LoginReason, LoginResult
@@ -76,10 +78,19 @@ def login_findings(result: LoginResult, server: ServerSettings | None = None) ->
     With `server`, an OAuth2 entry's token is decoded and checked against the
     protocol, the user and the tenant of the settings.
     """
-    findings = [_reason_finding(result, server)]
+    reason = _reason_finding(result, server)
     protocol = result.protocol.value
     texts = [result.server_text] if not result.success else []
-    findings += explain_findings(texts, protocol=protocol, server=result.server)
+    explained = explain_findings(texts, protocol=protocol, server=result.server)
+    if reason.id == "login-rejected":
+        # Point at the explanation when there is one; otherwise the generic advice stands.
+        fix = (
+            f"Follow the fix of {explained[0].id} below, which explains this reply."
+            if explained
+            else reason.fix
+        )
+        reason = dataclasses.replace(reason, fix=fix)
+    findings = [reason, *explained]
     if server is not None and server.auth is AuthType.OAUTH2 and server.token:
         findings += token_findings(server)
     if result.plaintext:
@@ -270,6 +281,6 @@ def _rejected(result: LoginResult) -> Finding:
         Severity.ERROR,
         "auth",
         message,
-        f"Check the {what}; the findings below explain the server's reply where it is known.",
+        f"Check the {what}: the toolkit knows no explanation for this reply.",
         result.server,
     )

@@ -7,6 +7,7 @@ it before it is stored or logged.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -52,7 +53,7 @@ class SmtpLogin:
         challenges = 0
         while True:
             code, lines = self._reply(deadline, "authenticate")
-            text = "\n".join(decode(line) for line in lines)
+            text = reply_text(lines)
             if code != b"334":
                 return AuthReply(code.startswith(b"2"), text, code.startswith(b"4"), token_error)
             challenges += 1
@@ -88,3 +89,21 @@ class SmtpLogin:
             if line[3:4] != b"-":
                 return code, lines
         raise DialogError(f"more than {MAX_REPLY_LINES} lines in one reply")
+
+
+_ENHANCED_CODE = re.compile(r"\d\.\d{1,3}\.\d{1,3} ")
+
+
+def reply_text(lines: list[bytes]) -> str:
+    """Join a multi-line reply into one sentence, keeping the codes of its first line only.
+
+    Each line of a multi-line reply repeats the reply code, and usually the
+    enhanced status code (RFC 5321 section 4.2.1, RFC 3463), which would otherwise
+    land in the middle of the quoted text.
+    """
+    first = decode(lines[0])
+    parts = [first]
+    for line in lines[1:]:
+        text = decode(line)[4:]
+        parts.append(_ENHANCED_CODE.sub("", text, count=1) if _ENHANCED_CODE.match(text) else text)
+    return " ".join(part.strip() for part in parts if part.strip())

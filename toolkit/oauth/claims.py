@@ -424,8 +424,9 @@ class _Checker:
             "token-ok",
             Severity.INFO,
             "token",
-            f"The token is {kind}, allowing {' and '.join(allowed)}{until}.",
-            "Nothing to change in the token.",
+            f"The token is {kind}, allowing {' and '.join(allowed)}{until}. Only its claims "
+            "were read: the signature is checked by the server at login, not here.",
+            "Nothing to change in the token's claims.",
         )
 
 

@@ -10,6 +10,7 @@ tenant file or the port base cannot be used.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import signal
 import sys
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             settings_path = sandbox.write_settings(args.settings_out)
             print(render_summary(sandbox, settings_path), flush=True)
+            _log_activity()
             # A timeout keeps the wait responsive where a signal cannot interrupt it.
             while not stop.wait(0.5):
                 pass
@@ -149,8 +151,41 @@ def render_summary(sandbox: Sandbox, settings_path: Path) -> str:
     lines += [
         f"export {name}={shlex.quote(value)}" for name, value in sandbox.environment().items()
     ]
+    tokens = sandbox_tokens(sandbox)
+    if tokens:
+        lines += ["", "OAuth2 access token variables (sandbox-only tokens, valid for one hour):"]
+        lines += [f"export {name}={shlex.quote(value)}" for name, value in tokens.items()]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
+
+
+def _log_activity() -> None:
+    """Show the sandbox's connections, logins and rejections on stderr while it runs.
+
+    Only the sandbox's own loggers at INFO: pymap's and aiosmtpd's protocol
+    transcripts stay at DEBUG and are not shown.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    sandbox_logger = logging.getLogger("toolkit.sandbox")
+    sandbox_logger.addHandler(handler)
+    sandbox_logger.setLevel(logging.INFO)
+
+
+def sandbox_tokens(sandbox: Sandbox) -> dict[str, str]:
+    """Return a fresh access token for each entry that names a token variable.
+
+    Printing them lets a trainer try ``maildiag login`` and ``maildiag token
+    --decode`` on the OAuth2 entries without a sign-in. They are made-up sandbox
+    tokens, like the sandbox passwords printed beside them.
+    """
+    if sandbox.authority is None:
+        return {}
+    tokens: dict[str, str] = {}
+    for entry in sandbox.settings():
+        if entry.token_env and entry.token_env not in tokens:
+            tokens[entry.token_env] = sandbox.access_token(entry.user).reveal()
+    return tokens
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

@@ -126,8 +126,14 @@ def format_report(report: FromReport) -> str:
 
 
 def format_table(table: FromTable) -> list[str]:
-    """Return one block per IMAP account with one line per SMTP entry."""
-    lines: list[str] = []
+    """Return one block per IMAP account A with one line per SMTP entry B, then the rules used."""
+    lines: list[str] = [
+        "Each block is an IMAP account A (the address the customer wrote to); each line is an",
+        "SMTP entry B that could send the reply, with what the customer then sees in From.",
+        "",
+    ]
+    width = max(len(smtp) for smtp in table.smtp)
+    used: dict[str, str] = {}
     for imap in table.imap:
         first = table.cell(imap, table.smtp[0])
         lines.append(f"{first.address} (IMAP entry {imap})")
@@ -135,11 +141,22 @@ def format_table(table: FromTable) -> list[str]:
             prediction = table.cell(imap, smtp)
             star = " *" if prediction.needs_configuration else ""
             lines.append(
-                f"  via {smtp:<24} {_LABELS[prediction.outcome]:<15} "
-                f"{_customers_see(prediction)}{star}"
+                f"  via {smtp:<{width}}  {_LABELS[prediction.outcome]:<15} "
+                f"{_customers_see(prediction)}{star}  [{prediction.rule}]"
             )
-    lines.append("")
-    lines.append("* relies on provider configuration (a permission or an alias)")
+            used.setdefault(prediction.rule, prediction.source)
+    lines += [
+        "",
+        "from A: the customer sees A; on behalf: 'B on behalf of A' (Sender B, From A);",
+        "rewritten to B: the provider replaces From with B; rejected: the send fails.",
+        "* relies on provider configuration (a permission or an alias)",
+        "",
+        "Rules used, with their sources (data/from_rules.toml):",
+    ]
+    for rule, source in used.items():
+        wrapped = textwrap.wrap(f"{rule}: {source}", width=_WIDTH - 4) or [""]
+        lines.append(f"  {wrapped[0]}")
+        lines.extend(f"    {line}" for line in wrapped[1:])
     return lines
 
 

@@ -43,10 +43,12 @@ def test_example_text(
     assert captured.err == ""
     assert "5 IMAP accounts x 6 SMTP entries" in captured.out
     assert (
-        "  via bob-smtp                 on behalf       bob@contoso.example on behalf of "
-        "billing@contoso.example *"
+        "  via bob-smtp       on behalf       bob@contoso.example on behalf of "
+        "billing@contoso.example *  [microsoft365-send-on-behalf]"
     ) in captured.out
-    assert "  via dave-smtp                rejected        550 5.7.60 at MAIL FROM" in captured.out
+    assert "  via dave-smtp      rejected        550 5.7.60 at MAIL FROM" in captured.out
+    assert "Rules used, with their sources" in captured.out
+    assert "microsoft365-send-on-behalf: Microsoft Learn" in captured.out
     assert "[error] reply-rejected (billing-imap)" in captured.out
     assert "[warning] reply-from-other-account (sales-imap)" in captured.out
 

@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "toolkit.login_cli",
     "toolkit.folders_cli",
     "toolkit.fromaddr_cli",
+    "toolkit.triage_cli",
     "toolkit.audit_cli",
     "toolkit.discovery_cli",
     "toolkit.sandbox.cli",

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from toolkit.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, report_unusable
+from toolkit.cli_types import seconds
 from toolkit.probe.results import Timeouts
 from toolkit.replay import ReplayError, ReplayServer
 from toolkit.reports import RENDERERS, ReportError, format_for, load_report, write_report
@@ -76,11 +77,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     triage.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=5.0,
         metavar="S",
         help="time limit in seconds for each connection stage (default 5); a login waits "
-        f"at least {LOGIN_READ_SECONDS:g} s for its reply",
+        f"up to {LOGIN_READ_SECONDS:g} s, or S if that is longer, for its reply",
     )
     triage.set_defaults(run=run_triage_command)
 
@@ -101,20 +102,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="write the settings file here (default: the replay's temporary folder)",
     )
     replay.set_defaults(run=run_replay_command)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}: give seconds as a number, such as 5"
-        ) from None
-    if not 0 < value <= 300:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}: give seconds from 0.1 to 300, such as 5"
-        )
-    return value
 
 
 def run_triage_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Tests of the workshop exercises: catalogue, notebooks, scenarios and the self-check."""

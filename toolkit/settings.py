@@ -117,6 +117,16 @@ class SettingsError(ValueError):
         super().__init__(prefix + "; ".join(str(error) for error in self.errors))
 
 
+def field_label(key: object) -> str:
+    """Name an unknown key as written, or quoted when it is empty or has unprintable characters.
+
+    TOML allows a key such as ``"" = 1``, and a message must still name it.
+    """
+    if isinstance(key, str) and key.strip() and key.isprintable():
+        return key
+    return shown(key)
+
+
 def shown(value: object) -> str:
     """Quote an entered value for a message, shortened and with control characters escaped."""
     text = value if isinstance(value, str) else repr(value)
@@ -378,6 +388,7 @@ def parse_host(value: object, protocol: Protocol | None = None) -> ParsedHost:
     text = value.strip()
     if not text:
         raise _host_error(value, "is empty", "enter the server name, such as imap.example.com")
+    _reject_credentials(text)
     if "://" in text:
         return _parse_host_url(value, text, protocol)
 
@@ -397,6 +408,26 @@ def parse_host(value: object, protocol: Protocol | None = None) -> ParsedHost:
         host_text, port_text = host_text.split(":")
         port = _port_from_host(value, port_text)
     return ParsedHost(_normalize_host_name(value, host_text), port)
+
+
+def _reject_credentials(text: str) -> None:
+    """Raise, without echoing `text`, when it carries a user name and password before '@'.
+
+    That is ``user:password@host`` with or without a URL scheme. urlsplit alone misses
+    some: a '#', '?' or '/' in the password ends its authority part early.
+    """
+    before, at, after = text.rpartition("@")
+    if not at or ("://" not in before and ":" not in before):
+        return
+    scheme = before.partition("://")[0].lower() if "://" in before else ""
+    host = after.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    redacted = f"{scheme}://***@{host}" if scheme else f"***@{host}"
+    raise _host_error(
+        redacted,
+        "contains a user name or password",
+        "enter only the server name here, the user in user and the password in the "
+        "password field",
+    )
 
 
 def _port_from_host(raw: object, port_text: str) -> int:
@@ -573,7 +604,7 @@ def build_settings(
         elif key not in known:
             errors.append(
                 FieldError(
-                    key,
+                    field_label(key),
                     shown(raw[key]),
                     "is not a known field",
                     "remove it, or use one of: " + ", ".join(sorted(known)),

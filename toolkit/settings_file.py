@@ -29,7 +29,14 @@ from typing import Any
 
 import tomli_w
 
-from toolkit.settings import FieldError, ServerSettings, SettingsError, build_settings, shown
+from toolkit.settings import (
+    FieldError,
+    ServerSettings,
+    SettingsError,
+    build_settings,
+    field_label,
+    shown,
+)
 
 # Top-level tables that other parts of the toolkit own; a plain settings load skips them.
 _OTHER_TABLES = {"queue", "permissions", "tenant", "sandbox"}
@@ -74,7 +81,10 @@ def settings_from_document(
     for key in unknown:
         errors.append(
             FieldError(
-                key, shown(key), "is not a known table", "put each server entry under [[server]]"
+                field_label(key),
+                shown(key),
+                "is not a known table",
+                "put each server entry under [[server]]",
             )
         )
     entries = document.get("server", [])

@@ -14,7 +14,7 @@ import socket
 import ssl
 from typing import Any
 
-from imapclient.exceptions import LoginError
+from imapclient.exceptions import LoginError, ProtocolError
 
 from toolkit.folders.model import ListingReason
 
@@ -46,6 +46,12 @@ def classify(stage: str, read_timeout: float, error: BaseException) -> SessionFa
     if isinstance(error, LoginError):
         return SessionFailure(
             ListingReason.LOGIN_REJECTED, "the server rejected the login", server_words(error)
+        )
+    if isinstance(error, ProtocolError):
+        # imapclient could not parse the reply; the server accepted the command.
+        return SessionFailure(
+            ListingReason.PROTOCOL_ERROR,
+            f"the server's reply during {stage} could not be parsed ({error})",
         )
     if isinstance(error, imaplib.IMAP4.abort):
         return SessionFailure(
@@ -94,7 +100,10 @@ def classify(stage: str, read_timeout: float, error: BaseException) -> SessionFa
             else (ListingReason.CONNECTION_CLOSED)
         )
         return SessionFailure(reason, f"the connection failed during {stage}: {error}")
-    logger.warning("unexpected error in a folder session at %s", stage, exc_info=error)
+    # The traceback goes to DEBUG only: at WARNING, Python's last-resort handler would
+    # print it on the command line's stderr, where a user expects a reason, not a traceback.
+    logger.warning("unexpected error in a folder session at %s: %r", stage, error)
+    logger.debug("traceback of the unexpected error at %s", stage, exc_info=error)
     return SessionFailure(ListingReason.PROTOCOL_ERROR,
                           f"unexpected error during {stage}: {error!r}")
 

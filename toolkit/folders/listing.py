@@ -7,6 +7,8 @@ opened and no message flag changes. It logs in with the entry's password
 TLS or STARTTLS as the entry's TLS tick selects, verifying the certificate against
 the system store plus the entry's CA file.
 
+The greeting must arrive within `Timeouts.greeting` seconds and each command's
+whole reply within `Timeouts.read` seconds (see `toolkit.folders.bounded`).
 Every failure ends in a `FolderListing` with a named `ListingReason` and the
 server's words, not an exception. Only an SMTP entry raises ValueError. A
 failure before login is classified once more by `toolkit.probe.probe`, which can
@@ -26,9 +28,11 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.imap_utf7 import encode as encode_utf7
 from imapclient.imapclient import SocketTimeout
 from imapclient.response_parser import parse_response
 
+from toolkit.folders.bounded import BoundedIMAPClient, Limits
 from toolkit.folders.errors import SessionFailure, classify, server_words, text
 from toolkit.folders.model import (
     CreateResult,
@@ -85,7 +89,7 @@ def create_folder(
             return before
         state.stage = "create"
         try:
-            reply = client.create_folder(name)
+            reply = client.create_folder(encode_utf7(name))
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error as error:
@@ -134,10 +138,9 @@ def _session(
         # Every failure becomes a named reason; `_classify` logs the unexpected ones.
         failure = classify(state.stage, state.timeouts.read, error)
         probed = None
-        if (
-            state.stage in _CONNECTION_STAGES
-            and failure.reason is not ListingReason.STARTTLS_NOT_OFFERED
-        ):
+        # A SessionFailure was raised by this package with a reason of its own, such as
+        # a missing STARTTLS or an oversized literal, which a probe cannot improve on.
+        if state.stage in _CONNECTION_STAGES and not isinstance(error, SessionFailure):
             probed, failure = _probe_connection(state, failure)
         logger.info(
             "folder session %s (%s) failed at %s: %s",
@@ -198,13 +201,17 @@ def _connect(state: _State, context: ssl.SSLContext) -> IMAPClient:
     limit = max(timeouts.connect, timeouts.handshake, timeouts.greeting)
     implicit = settings.security is Security.IMPLICIT_TLS
     state.stage = "connect"
-    client = IMAPClient(
+    client = BoundedIMAPClient(
         settings.host,
         settings.port,
         ssl=implicit,
         ssl_context=context,
         timeout=SocketTimeout(connect=limit, read=timeouts.read),
+        limits=Limits(greeting=timeouts.greeting, step=timeouts.read),
     )
+    # Names are decoded here rather than by imapclient, whose decoder raises on a name
+    # that is not valid modified UTF-7 and so loses every other folder of the listing.
+    client.folder_encode = False
     state.capabilities = _capabilities(client)
     return client
 
@@ -351,10 +358,14 @@ def _namespaces(reply: Any) -> Namespaces:
 
 
 def _folder_name(name: Any) -> str:
-    # imapclient decodes modified UTF-7 names to str. It parses a name such as "2024"
-    # as a number, and a name it left as bytes is decoded here.
+    # imapclient parses a name such as "2024" as a number. Bytes are modified UTF-7
+    # (RFC 3501 section 5.1.3). A name that is not valid modified UTF-7 is shown as
+    # received, with undecodable bytes escaped, so that the other folders still list.
     if isinstance(name, bytes):
-        return str(decode_utf7(name))
+        try:
+            return str(decode_utf7(name))
+        except (UnicodeDecodeError, ValueError):
+            return name.decode("utf-8", errors="backslashreplace")
     return str(name)
 
 
@@ -365,7 +376,7 @@ def _capabilities(client: IMAPClient) -> tuple[str, ...]:
 def _logout(client: IMAPClient) -> None:
     try:
         client.logout()
-    except (imaplib.IMAP4.error, OSError):
+    except (imaplib.IMAP4.error, OSError, SessionFailure):
         try:
             client.shutdown()
         except OSError:

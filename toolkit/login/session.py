@@ -35,6 +35,7 @@ from toolkit.probe.dialogs import (
     Dialog,
     DialogError,
     ImapDialog,
+    ServerClosing,
     SmtpDialog,
     decode,
     looks_like_tls,
@@ -347,6 +348,9 @@ def _handshake(state: _State, transport: Transport, context: ssl.SSLContext) -> 
     state.stage = "tls"
     started = time.monotonic()
     deadline = started + state.timeouts.handshake
+    # A connection whose handshake failed is in no state for a LOGOUT or QUIT: in plain
+    # text it would reach a server that expects TLS records.
+    greeted, state.greeted = state.greeted, False
     try:
         transport.start_tls(context, state.server.host, deadline=deadline, stage="tls")
     except TimedOut:
@@ -359,6 +363,7 @@ def _handshake(state: _State, transport: Transport, context: ssl.SSLContext) -> 
     except HandshakeFailed as failed:
         raise _handshake_stop(failed) from None
     state.timed("tls", started)
+    state.greeted = greeted
     tls = transport.tls_object
     state.tls_version = (tls.version() or "") if tls is not None else ""
     state.transcript.note(f"TLS started: {state.tls_version}, certificate verified")
@@ -455,6 +460,10 @@ def _guard(state: _State, step: Callable[[], _T]) -> _T:
     """Run one exchange, turning transport and dialog failures into a reason."""
     try:
         return step()
+    except ServerClosing as error:
+        raise _Stop(
+            LoginReason.SERVICE_UNAVAILABLE, f"{state.stage}: {error}", error.server_text
+        ) from None
     except DialogError as error:
         raise _Stop(
             LoginReason.PROTOCOL_ERROR, f"{state.stage}: {error}", error.server_text

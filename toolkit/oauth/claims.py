@@ -24,7 +24,6 @@ Nothing here prints or returns the token or its signature.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 import time
@@ -135,7 +134,11 @@ class TokenClaims:
         """Return ``exp``, ``nbf`` or ``iat`` as an aware UTC datetime, or None."""
         value = self.claims.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
+            try:
+                return datetime.fromtimestamp(value, UTC)
+            except (OverflowError, OSError, ValueError):
+                # A time far outside the calendar (or NaN) is treated as absent.
+                return None
         return None
 
     def rows(self) -> list[dict[str, str]]:
@@ -178,7 +181,8 @@ def extract_token(text: str) -> TokenInput:
     if found is None and "." not in text:
         try:
             found = _xoauth2(base64.b64decode(text, validate=True).decode("utf-8"))
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:
+            # binascii.Error, UnicodeDecodeError and non-ASCII input are all ValueErrors.
             found = None
     if found is not None:
         return found
@@ -209,7 +213,7 @@ def decode_token(token: str) -> TokenClaims:
     try:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.DecodeError as error:
+    except jwt.InvalidTokenError as error:
         raise TokenDecodeError(f"the token's parts are not base64url JSON ({error})") from None
     return TokenClaims(dict(header), dict(claims))
 

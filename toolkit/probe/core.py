@@ -22,6 +22,7 @@ from toolkit.probe.dialogs import (
     Dialog,
     DialogError,
     ImapDialog,
+    ServerClosing,
     SmtpDialog,
     decode,
     looks_like_tls,
@@ -431,6 +432,10 @@ def _guard(state: _State, step: Callable[[], CommandReply]) -> CommandReply:
     """Run one command exchange, turning transport and dialog failures into a reason."""
     try:
         return step()
+    except ServerClosing as error:
+        raise _Stop(
+            Reason.SERVICE_UNAVAILABLE, f"{state.stage}: {error}", error.server_text
+        ) from None
     except DialogError as error:
         raise _Stop(Reason.PROTOCOL_ERROR, f"{state.stage}: {error}", error.server_text) from None
     except (TimedOut, Closed, LineTooLong) as error:

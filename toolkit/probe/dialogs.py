@@ -30,6 +30,14 @@ class DialogError(Exception):
         self.server_text = server_text
 
 
+class ServerClosing(DialogError):
+    """The server announced it is closing the session: IMAP ``* BYE`` or SMTP 421.
+
+    RFC 9051 section 7.1.5 allows BYE at any time, and RFC 5321 section 3.8 allows
+    421 in reply to any command, for example when the server has too many connections.
+    """
+
+
 @dataclass(frozen=True)
 class Greeting:
     """The first thing a server sent, classified."""
@@ -143,8 +151,8 @@ class ImapDialog:
             lines.append(line)
             if line.startswith(tag + b" "):
                 return lines
-            if line.startswith(b"* BYE"):
-                raise DialogError("the server ended the session", decode(line))
+            if line.upper().startswith(b"* BYE"):
+                raise ServerClosing("the server ended the session", decode(line))
             if not line.startswith(b"*"):
                 raise DialogError(f"unexpected reply to {command.decode()}", decode(line))
         raise DialogError(f"more than {MAX_REPLY_LINES} lines in reply to {command.decode()}")
@@ -203,6 +211,11 @@ class SmtpDialog:
         lines = [first]
         if first[3:4] == b"-":
             lines += self._reply_rest(code, deadline, stage)
+        if code == b"421":
+            raise ServerClosing(
+                f"the server is closing the session in reply to {command.decode()}",
+                " / ".join(decode(line) for line in lines),
+            )
         return code, lines
 
     def _reply_rest(self, code: bytes, deadline: float, stage: str) -> list[bytes]:

@@ -100,7 +100,10 @@ class Transport:
     def send(self, data: bytes, *, deadline: float, stage: str) -> None:
         """Send bytes, through TLS once it is on."""
         if self._tls is not None:
-            self._tls.write(data)
+            try:
+                self._tls.write(data)
+            except ssl.SSLError as error:
+                raise Closed(f"TLS error while sending: {error}", stage=stage) from error
             self._flush(deadline, stage)
         else:
             self._send_raw(data, deadline, stage)
@@ -131,37 +134,41 @@ class Transport:
     ) -> None:
         """Run a TLS handshake over this connection, feeding bytes already buffered first.
 
-        Raises `HandshakeFailed`, `TimedOut` or `Closed`.
+        Raises `HandshakeFailed`, `TimedOut` or `Closed`. After any of them the
+        transport has no TLS layer, so a later `send` cannot write into a TLS
+        session whose handshake never finished.
         """
-        self._tls = context.wrap_bio(
-            self._incoming, self._outgoing, server_hostname=server_hostname
-        )
+        tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        self._tls = tls
         pending = bytes(self._buffer)
         self._buffer.clear()
         if pending:
             self._incoming.write(pending)
         handshake_raw = bytearray(pending)
-        while True:
-            try:
-                self._tls.do_handshake()
-                self._flush(deadline, stage)
-                return
-            except ssl.SSLWantReadError:
-                self._flush(deadline, stage)
-                chunk = self._recv_raw(deadline, stage)
-                if len(handshake_raw) < MAX_KEPT:
-                    handshake_raw += chunk[: MAX_KEPT - len(handshake_raw)]
-                self._incoming.write(chunk)
-            except ssl.SSLError as error:
-                # Send any alert OpenSSL queued, so the server learns why.
+        try:
+            while True:
                 try:
-                    self._flush(min(deadline, time.monotonic() + 0.5), stage)
-                except TransportError:
-                    pass
-                self._tls = None
-                raise HandshakeFailed(
-                    str(error), stage=stage, ssl_error=error, raw=bytes(handshake_raw)
-                ) from error
+                    tls.do_handshake()
+                    self._flush(deadline, stage)
+                    return
+                except ssl.SSLWantReadError:
+                    self._flush(deadline, stage)
+                    chunk = self._recv_raw(deadline, stage)
+                    if len(handshake_raw) < MAX_KEPT:
+                        handshake_raw += chunk[: MAX_KEPT - len(handshake_raw)]
+                    self._incoming.write(chunk)
+                except ssl.SSLError as error:
+                    # Send any alert OpenSSL queued, so the server learns why.
+                    try:
+                        self._flush(min(deadline, time.monotonic() + 0.5), stage)
+                    except TransportError:
+                        pass
+                    raise HandshakeFailed(
+                        str(error), stage=stage, ssl_error=error, raw=bytes(handshake_raw)
+                    ) from error
+        except TransportError:
+            self._tls = None
+            raise
 
     def _fill(self, deadline: float, stage: str) -> None:
         if self._tls is None:

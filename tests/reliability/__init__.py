@@ -1,0 +1,1 @@
+"""Reliability tests: hostile servers, malformed settings, secret canaries, hygiene, properties."""

@@ -1,7 +1,7 @@
 """Probe one endpoint: connect, read the greeting, ask capabilities, upgrade, ask again.
 
 Every failure ends in one named `Reason`, with the stage it happened at, the raw
-error and, where the server said something, its own words. A probe opens one
+error and, the server's own words where it sent any. A probe opens one
 connection, sends no credentials and changes nothing on the server.
 """
 
@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 # Lines kept per transcript, and characters per line, so a hostile server cannot fill memory.
 MAX_TRANSCRIPT_LINES = 200
 MAX_TRANSCRIPT_CHARS = 300
-# Time allowed for a server that sent no greeting to answer a TLS handshake. A TLS port
-# answers a ClientHello at once, so a short limit keeps a silent server's cost low.
+# Time allowed for a server that sent no greeting to complete a TLS handshake. A TLS port
+# replies to a ClientHello at once, so a short limit keeps a silent server's cost low.
 DETECT_TIMEOUT = 2.0
 # OpenSSL's reasons for a failed handshake where the two sides share no TLS version.
 _VERSION_REASONS = {
@@ -134,8 +134,8 @@ def probe_context() -> ssl.SSLContext:
 def version_context(version: ssl.TLSVersion) -> ssl.SSLContext:
     """Return a probe context that offers exactly one TLS version, old ones included.
 
-    OpenSSL's default security level refuses TLS 1.0 and 1.1, so level 0 lets the
-    probe ask for them; the point is to learn whether the server still accepts them.
+    OpenSSL's default security level rejects TLS 1.0 and 1.1. Level 0 lets the probe
+    offer them, because the point is to learn whether the server still accepts them.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -359,7 +359,7 @@ def _detect_silent_tls_port(state: _State, transport: Transport) -> None:
 
     An implicit-TLS port waits for the client's handshake, so a text client sees
     no greeting. Starting a handshake on the same socket settles it without a
-    second connection: a server that answers it speaks implicit TLS.
+    second connection: a server that completes it speaks implicit TLS.
     """
     state.enter("greeting")
     silent = f"no greeting within {state.timeouts.greeting:g} s"

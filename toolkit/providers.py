@@ -1,7 +1,7 @@
 """Provider knowledge and port conventions, read from the files in ``data/``.
 
-The facts live in the data files with a source note each; this module only
-turns them into typed objects and answers "which provider is this entry for?".
+The facts live in the data files with a source note each. This module only
+turns them into typed objects and finds the provider of an entry.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Provider:
-    """What the toolkit knows about one mail provider."""
+    """The facts the toolkit has about one mail provider."""
 
     key: str
     label: str

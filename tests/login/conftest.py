@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import toolkit.cli as cli
+from tests.loopback_audit import record_connections
 from toolkit.sandbox import Sandbox
 from toolkit.settings import ServerSettings
 from toolkit.settings_file import resolve_secrets
@@ -29,46 +28,11 @@ def entries(sandbox: Sandbox) -> dict[str, ServerSettings]:
     return {entry.name: resolve_secrets(entry, environment) for entry in sandbox.settings()}
 
 
-class _Connections:
-    """Hosts of every socket connect and name lookup while `recording` is on.
-
-    An audit hook stays for the life of the process, so one instance serves every test.
-    """
-
-    def __init__(self) -> None:
-        self.recording = False
-        self.hosts: list[str] = []
-
-    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.recording:
-            return
-        if event == "socket.connect" and isinstance(args[1], tuple):
-            self.hosts.append(str(args[1][0]))
-        elif event == "socket.getaddrinfo":
-            self.hosts.append(str(args[0]))
-
-
-_CONNECTIONS = _Connections()
-sys.addaudithook(_CONNECTIONS)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture
 def connections() -> Iterator[list[str]]:
     """Record the hosts the test connects to or looks up; fail if one is not loopback."""
-    _CONNECTIONS.hosts = []
-    _CONNECTIONS.recording = True
-    try:
-        yield _CONNECTIONS.hosts
-    finally:
-        _CONNECTIONS.recording = False
-    assert [host for host in _CONNECTIONS.hosts if not is_loopback(host)] == []
+    with record_connections() as hosts:
+        yield hosts
 
 
 @pytest.fixture

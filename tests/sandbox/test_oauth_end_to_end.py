@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import smtplib
-import sys
 from collections.abc import Iterator
-from typing import Any
 
 import msal
 import pytest
 from imapclient import IMAPClient
 from sandbox_helpers import xoauth2
 
+from tests.loopback_audit import record_connections
 from toolkit.sandbox import Sandbox
 from toolkit.sandbox.authority import (
     IMAP_SCOPE,
@@ -25,45 +23,10 @@ from toolkit.sandbox.msal_support import loopback_msal_options, msal_http_client
 ALICE = "alice@m365.sandbox.test"
 
 
-class _Connections:
-    """Hosts of every socket connect and name lookup while `recording` is on.
-
-    An audit hook stays for the life of the process, so one instance serves every test.
-    """
-
-    def __init__(self) -> None:
-        self.recording = False
-        self.hosts: list[str] = []
-
-    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.recording:
-            return
-        if event == "socket.connect" and isinstance(args[1], tuple):
-            self.hosts.append(str(args[1][0]))
-        elif event == "socket.getaddrinfo":
-            self.hosts.append(str(args[0]))
-
-
-_CONNECTIONS = _Connections()
-sys.addaudithook(_CONNECTIONS)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture
 def loopback_only() -> Iterator[list[str]]:
-    _CONNECTIONS.hosts = []
-    _CONNECTIONS.recording = True
-    try:
-        yield _CONNECTIONS.hosts
-    finally:
-        _CONNECTIONS.recording = False
-    assert [host for host in _CONNECTIONS.hosts if not _is_loopback(host)] == []
+    with record_connections() as hosts:
+        yield hosts
 
 
 def test_device_flow_token_logs_in_on_both_protocols(

@@ -30,7 +30,7 @@ INBOX = "INBOX"
 
 @dataclass(frozen=True)
 class Arrival:
-    """Where a test message arrived, and its header block."""
+    """The folder a test message arrived in, and its header block."""
 
     folder: str
     headers: bytes

@@ -28,7 +28,7 @@ class Outcome(StrEnum):
 
 
 class Relation(StrEnum):
-    """How the IMAP account's address A relates to the SMTP login B."""
+    """The relation between the IMAP account's address A and the SMTP login B."""
 
     SAME = "same"
     ALIAS = "alias"

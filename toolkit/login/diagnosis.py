@@ -83,7 +83,7 @@ def login_findings(result: LoginResult, server: ServerSettings | None = None) ->
     texts = [result.server_text] if not result.success else []
     explained = explain_findings(texts, protocol=protocol, server=result.server)
     if reason.id == "login-rejected":
-        # Point at the explanation when there is one; otherwise the generic advice stands.
+        # Point at the explanation when there is one. Otherwise keep the generic advice.
         fix = (
             f"Follow the fix of {explained[0].id} below, which explains this reply."
             if explained

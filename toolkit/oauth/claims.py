@@ -240,8 +240,9 @@ def diagnose_token(
     """Check a token's claims against the protocol, login user and tenant it will be used for.
 
     Each argument left None skips its check; without `protocol` the token must
-    allow IMAP or SMTP. `provider` ``gmail`` knows that Google's tokens are not
-    JWTs. `client_id` recognises an ID token sent in place of an access token.
+    allow IMAP or SMTP. With `provider` ``gmail`` a token that is not a JWT is
+    expected, because Google's access tokens are not JWTs. `client_id` recognises
+    an ID token sent in place of an access token.
     `now` (seconds since the epoch) is for tests. `protocol` may be given as text,
     such as ``"imap"``.
     """
